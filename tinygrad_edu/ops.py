@@ -1,0 +1,185 @@
+r"""The primitive operations: one table row per op, its forward rule beside its derivatives.
+
+Everything here is plain float math; the graph bookkeeping lives in ``engine.py``. Each
+row states, for an op ``out = f(x_1, ..., x_n)``:
+
+* ``forward``: computes ``out`` from floats and raises a clear error outside the domain;
+* ``partials``: one function per input giving the local derivative
+  :math:`\partial out / \partial x_i`, written from the inputs and the output (``tanh``
+  reuses ``out``). The engine multiplies it by ``out.grad`` (the chain rule).
+
+A partial is called as ``partial(fn, *inputs, out)``. On the fast path the inputs are floats
+and ``fn`` is :data:`FLOAT_FUNCTIONS`; for ``grad(create_graph=True)`` they are ``Value``
+nodes and ``fn`` holds the matching ``Value`` methods, so one definition serves both.
+
+``domain`` (one interval per input) and ``pinned`` cases exist for the tests: the generic
+test samples every op inside its domain and checks its pinned values.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+# A partial is a function (fn, *inputs, out) -> derivative, or a float when it is constant.
+Partial = Callable[..., Any] | float
+
+
+@dataclass(frozen=True)
+class Op:
+    """A primitive: its name, forward rule, one local derivative per input, test domain."""
+
+    name: str
+    forward: Callable[..., float]
+    partials: tuple[Partial, ...]
+    domain: tuple[tuple[float, float], ...]
+    # (inputs, expected output, expected partials) checked exactly by the tests.
+    pinned: tuple[tuple[tuple[float, ...], float, tuple[float, ...]], ...] = ()
+    # A variadic op takes any number of inputs and has one partial shared by all of them.
+    variadic: bool = False
+
+
+class FloatFunctions:
+    """The functions a partial may call, on floats (the fast path)."""
+
+    cos = staticmethod(math.cos)
+    sin = staticmethod(math.sin)
+    log = staticmethod(math.log)
+
+
+FLOAT_FUNCTIONS = FloatFunctions()
+
+
+# ---- forward rules with their domain checks ------------------------------------------
+
+
+def _divide(a: float, b: float) -> float:
+    if b == 0.0:
+        raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
+    return a / b
+
+
+def _power(a: float, b: float) -> float:
+    if a == 0.0 and b < 0.0:
+        raise ZeroDivisionError(f"0.0 ** {b!r}: zero cannot be raised to a negative power")
+    if a < 0.0 and not b.is_integer():
+        raise ValueError(f"{a!r} ** {b!r}: a negative base needs an integer exponent")
+    try:
+        return float(a**b)
+    except OverflowError:
+        raise OverflowError(f"{a!r} ** {b!r} overflows a float") from None
+
+
+def _exp(a: float) -> float:
+    try:
+        return math.exp(a)
+    except OverflowError:
+        raise OverflowError(f"exp({a!r}) overflows a float (the limit is about 709.78)") from None
+
+
+def _log(a: float) -> float:
+    if a <= 0.0:
+        raise ValueError(f"log({a!r}): the logarithm needs a positive number")
+    return math.log(a)
+
+
+def _sqrt(a: float) -> float:
+    if a < 0.0:
+        raise ValueError(f"sqrt({a!r}): the square root needs a number >= 0")
+    return math.sqrt(a)
+
+
+def _sigmoid(a: float) -> float:
+    # NOTE: two branches so that exp never overflows: sigmoid(-1000) is 0.0, not an error.
+    if a >= 0.0:
+        return 1.0 / (1.0 + math.exp(-a))
+    e = math.exp(a)
+    return e / (1.0 + e)
+
+
+def _relu(a: float) -> float:
+    return a if a > 0.0 else 0.0
+
+
+def _d_power_d_base(fn: Any, a: Any, b: Any, out: Any) -> Any:
+    # NOTE: d/da a**0 is 0 everywhere, also at a = 0 where a**-1 would divide by zero.
+    # float(): on the create_graph path b is a Value, and Values compare equal by identity.
+    if float(b) == 0.0:
+        return 0.0
+    return b * a ** (b - 1.0)
+
+
+def _d_power_d_exponent(fn: Any, a: Any, b: Any, out: Any) -> Any:
+    # NOTE: at a = 0 (b > 0) we take the limit a**b * ln a -> 0, as PyTorch does.
+    if a > 0.0:
+        return out * fn.log(a)
+    if float(a) == 0.0 and b > 0.0:
+        return 0.0
+    raise ValueError(
+        f"{float(a)!r} ** {float(b)!r}: no derivative with respect to the exponent "
+        "(a**b * ln a needs a positive base)"
+    )
+
+
+# ---- the table ------------------------------------------------------------------------
+# Each row: name, forward, one partial per input (fn, *inputs, out) -> d out / d input.
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        Op("+", lambda a, b: a + b,
+           (1.0, 1.0),
+           domain=((-3.0, 3.0), (-3.0, 3.0)), pinned=(((2.0, -3.0), -1.0, (1.0, 1.0)),)),
+        Op("-", lambda a, b: a - b,
+           (1.0, -1.0),
+           domain=((-3.0, 3.0), (-3.0, 3.0)), pinned=(((2.0, -3.0), 5.0, (1.0, -1.0)),)),
+        Op("*", lambda a, b: a * b,
+           (lambda fn, a, b, out: b, lambda fn, a, b, out: a),
+           domain=((-3.0, 3.0), (-3.0, 3.0)), pinned=(((2.0, -3.0), -6.0, (-3.0, 2.0)),)),
+        Op("/", _divide,
+           (lambda fn, a, b, out: 1.0 / b, lambda fn, a, b, out: -out / b),
+           domain=((-3.0, 3.0), (0.5, 3.0)), pinned=(((1.0, 4.0), 0.25, (0.25, -0.0625)),)),
+        Op("**", _power,
+           (_d_power_d_base, _d_power_d_exponent),
+           domain=((0.5, 3.0), (-2.0, 2.0)),
+           pinned=(((2.0, 3.0), 8.0, (12.0, 8.0 * math.log(2.0))), ((0.0, 2.0), 0.0, (0.0, 0.0)))),
+        Op("sum", lambda *xs: math.fsum(xs),
+           (1.0,), variadic=True,
+           domain=((-3.0, 3.0),) * 3, pinned=(((1.0, 2.0, 3.5), 6.5, (1.0, 1.0, 1.0)),)),
+        Op("neg", lambda a: -a,
+           (-1.0,),
+           domain=((-3.0, 3.0),), pinned=(((2.0,), -2.0, (-1.0,)),)),
+        # NOTE: abs'(0) = 0 (the subgradient PyTorch picks); gradcheck reports the kink.
+        Op("abs", math.fabs,
+           (lambda fn, a, out: 1.0 if a > 0.0 else (-1.0 if a < 0.0 else 0.0),),
+           domain=((-3.0, 3.0),), pinned=(((-2.0,), 2.0, (-1.0,)), ((0.0,), 0.0, (0.0,)))),
+        Op("exp", _exp,
+           (lambda fn, a, out: out,),
+           domain=((-2.0, 2.0),), pinned=(((0.0,), 1.0, (1.0,)),)),
+        Op("log", _log,
+           (lambda fn, a, out: 1.0 / a,),
+           domain=((0.2, 5.0),), pinned=(((1.0,), 0.0, (1.0,)),)),
+        Op("tanh", math.tanh,
+           (lambda fn, a, out: 1.0 - out * out,),
+           domain=((-2.0, 2.0),), pinned=(((0.0,), 0.0, (1.0,)), ((-1000.0,), -1.0, (0.0,)))),
+        Op("sigmoid", _sigmoid,
+           (lambda fn, a, out: out * (1.0 - out),),
+           domain=((-3.0, 3.0),),
+           pinned=(((0.0,), 0.5, (0.25,)), ((-1000.0,), 0.0, (0.0,)), ((1000.0,), 1.0, (0.0,)))),
+        # NOTE: relu'(0) = 0, as in PyTorch; gradcheck reports the kink.
+        Op("relu", _relu,
+           (lambda fn, a, out: 1.0 if a > 0.0 else 0.0,),
+           domain=((-3.0, 3.0),), pinned=(((-2.0,), 0.0, (0.0,)), ((3.0,), 3.0, (1.0,)))),
+        Op("sin", math.sin,
+           (lambda fn, a, out: fn.cos(a),),
+           domain=((-3.0, 3.0),), pinned=(((0.0,), 0.0, (1.0,)),)),
+        Op("cos", math.cos,
+           (lambda fn, a, out: -fn.sin(a),),
+           domain=((-3.0, 3.0),), pinned=(((0.0,), 1.0, (-0.0,)),)),
+        Op("sqrt", _sqrt,
+           (lambda fn, a, out: 0.5 / out,),
+           domain=((0.2, 5.0),), pinned=(((4.0,), 2.0, (0.25,)),)),
+    )
+}  # fmt: skip
