@@ -369,6 +369,22 @@ def _backward_error(error: Exception, node: Value) -> Exception:
     return type(error)(f"backward through {_describe(node)}: {error}")
 
 
+def local_derivatives(node: Value) -> list[float]:
+    r"""The local derivatives :math:`\partial node / \partial x_i`, one per input, as floats.
+
+    These are the numbers the chain rule multiplies by ``node.grad``; the renderer and the
+    backward step-through show them. A leaf has none.
+    """
+    if node._op is None:
+        return []
+    args = [x.data for x in node.inputs]
+    partials = repeat(node._op.partials[0]) if node._op.variadic else node._op.partials
+    return [
+        _local_derivative(partial, FLOAT_FUNCTIONS, args, node.data)
+        for _, partial in zip(node.inputs, partials, strict=False)
+    ]
+
+
 def _check_finite(gradient: float, node: Value) -> None:
     if not math.isfinite(gradient):
         raise FloatingPointError(
