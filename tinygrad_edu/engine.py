@@ -42,6 +42,8 @@ _state = _ThreadState()
 
 def _as_float(data: object) -> float:
     """Convert a real number (int, float, bool, numpy real scalar) to a Python float."""
+    if type(data) is float:  # the common case, without the slower ABC check below
+        return data
     if isinstance(data, numbers.Real):
         return float(data)
     # numpy.bool_ is not registered as numbers.Real; accept numpy's real scalar kinds.
@@ -183,18 +185,10 @@ class Value:
 
         Each input's local derivative is 1. An empty sum is the constant 0.
         """
-        inputs = []
-        for term in terms:
-            lifted = _lift(term)
-            if lifted is None:
-                raise TypeError(
-                    f"Value.sum() terms must be Values or real numbers, not {type(term).__name__}"
-                )
-            inputs.append(lifted)
-        op = OPS["sum"]
-        data = op.forward(*[x.data for x in inputs])
+        inputs = tuple([term if isinstance(term, Value) else _constant(term) for term in terms])
+        data = OPS["sum"].forward(*[x.data for x in inputs])
         if _state.grad_enabled and any(x.requires_grad for x in inputs):
-            return _new_node(data, tuple(inputs), op, True)
+            return _new_node(data, inputs, OPS["sum"], True)
         return _new_node(data, (), None, False)
 
     # ---- backward ------------------------------------------------------------------------
@@ -229,12 +223,15 @@ def _lift(x: object) -> Value | None:
     """A Value as is, a real number as a constant leaf, anything else None."""
     if isinstance(x, Value):
         return x
-    if type(x) is float or type(x) is int:  # fast path for the common constants
-        return _new_node(float(x), (), None, False)
     try:
-        return _new_node(_as_float(x), (), None, False)
+        return _constant(x)
     except TypeError:
         return None
+
+
+def _constant(x: object) -> Value:
+    """A constant leaf (no gradient) holding the real number ``x``."""
+    return _new_node(_as_float(x), (), None, False)
 
 
 def _binary(op: Op, a: object, b: object) -> Value:

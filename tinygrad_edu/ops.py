@@ -19,6 +19,7 @@ test samples every op inside its domain and checks its pinned values.
 from __future__ import annotations
 
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -133,13 +134,13 @@ def _d_power_d_exponent(fn: Any, a: Any, b: Any, out: Any) -> Any:
 OPS: dict[str, Op] = {
     op.name: op
     for op in (
-        Op("+", lambda a, b: a + b,
+        Op("+", operator.add,
            (1.0, 1.0),
            domain=((-3.0, 3.0), (-3.0, 3.0)), pinned=(((2.0, -3.0), -1.0, (1.0, 1.0)),)),
-        Op("-", lambda a, b: a - b,
+        Op("-", operator.sub,
            (1.0, -1.0),
            domain=((-3.0, 3.0), (-3.0, 3.0)), pinned=(((2.0, -3.0), 5.0, (1.0, -1.0)),)),
-        Op("*", lambda a, b: a * b,
+        Op("*", operator.mul,
            (lambda fn, a, b, out: b, lambda fn, a, b, out: a),
            domain=((-3.0, 3.0), (-3.0, 3.0)), pinned=(((2.0, -3.0), -6.0, (-3.0, 2.0)),)),
         Op("/", _divide,
@@ -152,7 +153,7 @@ OPS: dict[str, Op] = {
         Op("sum", lambda *xs: math.fsum(xs),
            (1.0,), variadic=True,
            domain=((-3.0, 3.0),) * 3, pinned=(((1.0, 2.0, 3.5), 6.5, (1.0, 1.0, 1.0)),)),
-        Op("neg", lambda a: -a,
+        Op("neg", operator.neg,
            (-1.0,),
            domain=((-3.0, 3.0),), pinned=(((2.0,), -2.0, (-1.0,)),)),
         # NOTE: abs'(0) = 0 (the subgradient PyTorch picks); gradcheck reports the kink.
