@@ -580,6 +580,7 @@ def step_through(root: Value, **draw_options: Any) -> None:
 
     def frame_html(index: int) -> str:
         svg = draw_dot(root, step=index, **draw_options)._repr_image_svg_xml()
+        svg = svg[svg.index("<svg") :]  # inline HTML wants the element, not an XML document
         return f"{svg}<pre>{html.escape(str(steps[index]))}</pre>"
 
     slider = ipywidgets.IntSlider(value=0, min=0, max=len(steps) - 1, description="step")
