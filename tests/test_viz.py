@@ -1,0 +1,648 @@
+"""Tests for tinygrad_edu.viz: drawing, rendering with both backends, the step-through."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import shutil
+import struct
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import graphviz
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Value, grad
+from tinygrad_edu.engine import local_derivatives, topological_order
+from tinygrad_edu.gallery import tanh_neuron, tiny_mlp_loss
+from tinygrad_edu.ops import OPS
+from tinygrad_edu.viz import (
+    CONSTANT_FILL,
+    HIGHLIGHT_COLOUR,
+    SYMBOLIC_LOCAL_DERIVATIVES,
+    GraphDrawing,
+    GraphvizNotFoundError,
+    backward_steps,
+    draw_dot,
+    format_number,
+    render,
+    step_through,
+)
+
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def node_lines(source: str) -> dict[str, str]:
+    """Node id -> its DOT statement, for the node statements of a source."""
+    nodes = {}
+    for line in source.splitlines():
+        match = re.match(r"^\s*(v\d+|op\d+) \[(.*)\]$", line)
+        if match:
+            nodes[match.group(1)] = match.group(2)
+    return nodes
+
+
+def edges(source: str) -> list[tuple[str, str, str]]:
+    """(tail, head, attributes) for every edge statement, in order."""
+    found = []
+    for line in source.splitlines():
+        match = re.match(r"^\s*(\w+) -> (\w+)(?: \[(.*)\])?$", line)
+        if match:
+            found.append((match.group(1), match.group(2), match.group(3) or ""))
+    return found
+
+
+def clusters(source: str) -> dict[str, set[str]]:
+    """Cluster name -> the node ids declared directly inside it."""
+    members: dict[str, set[str]] = {}
+    stack: list[str] = []
+    for line in source.splitlines():
+        opening = re.match(r"^\s*subgraph (\"?)(cluster_[^\"]+)\1 \{$", line)
+        if opening:
+            stack.append(opening.group(2))
+            members[stack[-1]] = set()
+        elif line.strip() == "}" and stack:
+            stack.pop()
+        elif stack:
+            node = re.match(r"^\s*(v\d+|op\d+) \[", line)
+            if node:
+                members[stack[-1]].add(node.group(1))
+    return members
+
+
+def svg_texts(svg: str | bytes) -> list[str]:
+    """Every text element of an SVG (parsing it as XML on the way)."""
+    root = ET.fromstring(svg)
+    return [element.text or "" for element in root.iter(f"{SVG}text")]
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR chunk (which must come first)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+@pytest.fixture
+def no_dot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A PATH without any ``dot`` program on it (the interpreter is called by full path)."""
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    assert shutil.which("dot") is None
+
+
+@pytest.fixture
+def fake_dot(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> bytes:
+    """A ``dot`` on PATH that ignores its input and prints a known marker."""
+    marker = b"FAKE DOT OUTPUT"
+    bin_directory = tmp_path / "fake-bin"
+    bin_directory.mkdir()
+    script = bin_directory / "dot"
+    script.write_text(f"#!/bin/sh\ncat > /dev/null\nprintf '{marker.decode()}'\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_directory}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    assert shutil.which("dot") == str(script)
+    return marker
+
+
+def build(instructions: list[tuple[str, int, int]], seeds: list[float]) -> Value:
+    """A random graph: each instruction applies an op to two earlier nodes (by index)."""
+    nodes = [Value(x, f"x{i}") for i, x in enumerate(seeds)]
+    for op, i, j in instructions:
+        a, b = nodes[i % len(nodes)], nodes[j % len(nodes)]
+        if op == "+":
+            nodes.append(a + b)
+        elif op == "-":
+            nodes.append(a - b)
+        elif op == "*":
+            nodes.append(a * b)
+        elif op == "tanh":
+            nodes.append(a.tanh())
+        elif op == "const":
+            nodes.append(a * 0.5 + 1)
+        else:
+            nodes.append(Value.sum([a, b, a]))
+    return nodes[-1]
+
+
+graph_instructions = st.lists(
+    st.tuples(
+        st.sampled_from(["+", "-", "*", "tanh", "const", "sum"]),
+        st.integers(0, 50),
+        st.integers(0, 50),
+    ),
+    min_size=1,
+    max_size=12,
+)
+graph_seeds = st.lists(st.floats(-2.0, 2.0), min_size=1, max_size=4)
+
+
+# ---- draw_dot --------------------------------------------------------------------------------
+
+
+def test_one_record_per_value_and_one_op_node_per_operation() -> None:
+    o = tanh_neuron()
+    source = draw_dot(o).source
+    nodes = node_lines(source)
+    values = [i for i, attributes in nodes.items() if "shape=record" in attributes]
+    ops = [i for i, attributes in nodes.items() if "shape=ellipse" in attributes]
+    assert len(values) == 10  # x1 x2 w1 w2 b x1w1 x2w2 x1w1x2w2 n o
+    assert len(ops) == 5
+    assert sorted(re.search(r'label=("?)(.+?)\1 ', nodes[i]).group(2) for i in ops) == sorted(
+        ["*", "*", "+", "+", "tanh"]
+    )
+    assert "{ o | data 0.7071 | grad 0.0 }" in nodes["v9"]
+    # input -> op -> output: every op node has exactly one edge out, to its own Value
+    for op in ops:
+        outgoing = [head for tail, head, _ in edges(source) if tail == op]
+        assert outgoing == ["v" + op[2:]]
+
+
+def test_show_grad_false_drops_the_grad_field() -> None:
+    o = tanh_neuron()
+    o.backward()
+    assert "grad 1.0" in draw_dot(o).source
+    assert "grad" not in draw_dot(o, show_grad=False).source
+
+
+def test_constant_leaves_are_drawn_grey_without_grad() -> None:
+    x = Value(3.0, "x")
+    y = x * 2
+    y.label = "y"
+    nodes = node_lines(draw_dot(y).source)
+    constant = [a for a in nodes.values() if "data 2.0" in a]
+    assert len(constant) == 1
+    assert "constant | data 2.0" in constant[0]
+    assert "grad" not in constant[0]
+    assert CONSTANT_FILL in constant[0]
+
+
+def test_repeated_input_keeps_both_edges() -> None:
+    a = Value(2.0, "a")
+    b = a + a
+    source = draw_dot(b).source
+    assert [(tail, head) for tail, head, _ in edges(source)] == [
+        ("v0", "op1"),
+        ("v0", "op1"),
+        ("op1", "v1"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("make", "roles"),
+    [
+        (lambda a, b: a - b, ("left", "right")),
+        (lambda a, b: a / b, ("numerator", "denominator")),
+        (lambda a, b: a**b, ("base", "exponent")),
+    ],
+)
+def test_argument_order_is_visible_for_non_commutative_ops(make, roles) -> None:
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    forward, backward = draw_dot(make(a, b)).source, draw_dot(make(b, a)).source
+    assert forward != backward
+
+    def role_of(source: str, label: str) -> str:
+        node = next(i for i, attrs in node_lines(source).items() if f"{{ {label} |" in attrs)
+        (attributes,) = [attrs for tail, _, attrs in edges(source) if tail == node]
+        return re.search(r"label=(\w+)", attributes).group(1)
+
+    assert (role_of(forward, "a"), role_of(forward, "b")) == roles
+    assert (role_of(backward, "b"), role_of(backward, "a")) == roles
+
+
+def test_commutative_ops_have_unlabelled_edges() -> None:
+    a, b = Value(2.0, "a"), Value(3.0, "b")
+    assert all(attrs == "" for *_, attrs in edges(draw_dot(a * b + a).source))
+
+
+@given(graph_instructions, graph_seeds)
+def test_same_graph_gives_same_dot_text(instructions, seeds) -> None:
+    first, second = build(instructions, seeds), build(instructions, seeds)
+    source = draw_dot(first, max_nodes=None).source
+    assert source == draw_dot(second, max_nodes=None).source
+    # every node drawn once, every input edge kept (a + a has two)
+    nodes = node_lines(source)
+    drawn = {n for n in _all_nodes(first)}
+    assert sum("shape=record" in a for a in nodes.values()) == len(drawn)
+    assert len(edges(source)) == sum(len(n.inputs) + bool(n.inputs) for n in drawn)
+
+
+def _all_nodes(root: Value) -> set[Value]:
+    seen, stack = set(), [root]
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(node.inputs)
+    return seen
+
+
+def test_node_ids_do_not_depend_on_object_identity() -> None:
+    o = tanh_neuron()
+    assert str(id(o)) not in draw_dot(o).source
+    ids = {f"v{i}" for i in range(10)} | {"op2", "op5", "op6", "op8", "op9"}
+    assert set(node_lines(draw_dot(o).source)) == ids
+
+
+def test_drawing_order_follows_argument_order() -> None:
+    o = tanh_neuron()
+    labels = re.findall(r"label=\"\{ (\w+) \|", draw_dot(o).source)
+    assert labels == ["x1", "w1", "x1w1", "x2", "w2", "x2w2", "x1w1x2w2", "b", "n", "o"]
+
+
+def test_above_max_nodes_raises_with_both_ways_out() -> None:
+    x = Value(0.5, "x")
+    y = x
+    for _ in range(300):
+        y = y.tanh()  # 301 values + 300 ops = 601 drawn nodes
+    with pytest.raises(ValueError, match=r"601 nodes.*max_nodes=500.*max_nodes=None.*cluster=True"):
+        draw_dot(y)
+    assert len(node_lines(draw_dot(y, max_nodes=None).source)) == 601
+    assert len(node_lines(draw_dot(y, max_nodes=601).source)) == 601
+
+
+def test_highlight_gives_a_thick_coloured_border() -> None:
+    o = tanh_neuron()
+    n = o.inputs[0]
+    nodes = node_lines(draw_dot(o, highlight=[n]).source)
+    marked = [i for i, a in nodes.items() if "penwidth=3" in a]
+    assert marked == ["v8"]
+    assert HIGHLIGHT_COLOUR in nodes["v8"]
+
+
+def test_bad_arguments_are_rejected() -> None:
+    o = tanh_neuron()
+    with pytest.raises(ValueError, match="not a node of this graph"):
+        draw_dot(o, highlight=[Value(1.0)])
+    with pytest.raises(ValueError, match="rankdir"):
+        draw_dot(o, rankdir="sideways")
+    with pytest.raises(TypeError, match="float"):
+        draw_dot(1.0)  # type: ignore[arg-type]
+
+
+def test_record_characters_in_labels_are_escaped(no_dot: None, tmp_path: Path) -> None:
+    a = Value(1.0, "a|b{c}<d>")
+    b = a.exp()
+    assert r"a\|b\{c\}\<d\>" in draw_dot(b).source
+    texts = svg_texts(render(b, tmp_path / "odd.svg").read_bytes())
+    assert "a|b{c}<d>" in texts
+
+
+def test_top_to_bottom_layout_keeps_fields_in_a_row() -> None:
+    o = tanh_neuron()
+    assert "rankdir=TB" in draw_dot(o, rankdir="TB").source
+    assert '"o | data 0.7071 | grad 0.0"' in draw_dot(o, rankdir="TB").source
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [(-3.0, "-3.0"), (0.7071067811865476, "0.7071"), (6.881373587, "6.881"), (0.0, "0.0"),
+     (1e-5, "1e-05"), (123456.0, "1.235e+05"), (2.0, "2.0"), (math.inf, "inf")],
+)  # fmt: skip
+def test_format_number(number: float, text: str) -> None:
+    assert format_number(number) == text
+
+
+# ---- clusters ----------------------------------------------------------------------------------
+
+
+def test_cluster_folds_each_neuron_and_layer_of_a_hand_built_mlp() -> None:
+    loss = tiny_mlp_loss()
+    source = draw_dot(loss, cluster=True).source
+    boxes = clusters(source)
+    assert set(boxes) == {
+        "cluster_layers.0",
+        "cluster_layers.0.neurons.0",
+        "cluster_layers.0.neurons.1",
+        "cluster_layers.1",
+        "cluster_layers.1.neurons.0",
+    }
+    # a layer box holds only its neuron boxes
+    assert boxes["cluster_layers.0"] == set() and boxes["cluster_layers.1"] == set()
+    records = {i for i, a in node_lines(source).items() if "shape=record" in a}
+    for name, members in boxes.items():
+        if "neurons" in name:
+            values = members & records
+            hidden = name.startswith("cluster_layers.0")
+            # 2 weights, 1 bias, 2 products, the sum (+ tanh for the hidden layer)
+            assert len(values) == (7 if hidden else 6), name
+            assert len(members - records) == (4 if hidden else 3)  # the ops of those
+    # the inputs, the target and the loss arithmetic stay outside
+    inside = set().union(*boxes.values())
+    outside = {node_lines(source)[i] for i in records - inside}
+    assert any("{ x0 | data 1.0 }" in a for a in outside)
+    assert any("{ loss |" in a for a in outside)
+    assert "{ w.1 | data -0.4 |" in source  # short names inside the neuron's box
+
+
+def test_cluster_leaves_regularisers_and_plain_graphs_alone() -> None:
+    loss = tiny_mlp_loss()
+    parameters = [n for n in _all_nodes(loss) if n.label.startswith("layers.")]
+    regularised = loss + 1e-4 * Value.sum([p * p for p in parameters])
+    boxes = clusters(draw_dot(regularised, cluster=True, max_nodes=None).source)
+    squares = {
+        i for i, a in node_lines(draw_dot(regularised, cluster=True).source).items()
+        if a.startswith("label=\"*\"")
+    }  # fmt: skip
+    products_inside = squares & set().union(*boxes.values())
+    assert len(products_inside) == 6  # the neurons' own w * x; none of the p * p
+    assert clusters(draw_dot(tanh_neuron(), cluster=True).source) == {}
+
+
+def test_cluster_counts_each_top_level_box_once_against_max_nodes() -> None:
+    # A 4-16-16-1 MLP by hand: far above 500 drawn nodes, a handful of top-level items.
+    x = [Value(float(i), f"x{i}", requires_grad=False) for i in range(4)]
+    activations = x
+    for layer, width in enumerate([16, 16, 1]):
+        outputs = []
+        for j in range(width):
+            name = f"layers.{layer}.neurons.{j}"
+            terms = [Value(0.1, f"{name}.w.{i}") * a for i, a in enumerate(activations)]
+            total = Value.sum([*terms, Value(0.0, f"{name}.b")])
+            outputs.append(total.tanh() if layer < 2 else total)
+        activations = outputs
+    with pytest.raises(ValueError, match="cluster=True"):
+        draw_dot(activations[0])
+    source = draw_dot(activations[0], cluster=True).source
+    assert len(clusters(source)) == 3 + 33
+
+
+# ---- backward_steps ---------------------------------------------------------------------------
+
+
+def test_backward_steps_of_the_tanh_neuron() -> None:
+    o = tanh_neuron()
+    steps = backward_steps(o)
+    assert [str(s) for s in steps[:2]] == [
+        "step 0: o.grad = 1.0  (the seed: do/do = 1)",
+        "step 1: n.grad += (1 - o.data**2) * o.grad = 0.5 * 1.0 = 0.5",
+    ]
+    by_node = {s.node.label: s.line for s in steps}
+    assert by_node["x1"] == "x1.grad += w1.data * x1w1.grad = -3.0 * 0.5 = -1.5"
+    assert by_node["w1"] == "w1.grad += x1.data * x1w1.grad = 2.0 * 0.5 = 1.0"
+    assert by_node["b"] == "b.grad += 1 * n.grad = 1.0 * 0.5 = 0.5"
+    final = steps[-1].grads
+    assert {n.label: round(final[n], 12) for n in final if not n.inputs} == {
+        "x1": -1.5, "w1": 1.0, "x2": 0.5, "w2": 0.0, "b": 0.5,
+    }  # fmt: skip
+
+
+def test_backward_steps_leave_grad_fields_untouched() -> None:
+    o = tanh_neuron()
+    backward_steps(o)
+    assert all(n.grad == 0.0 for n in _all_nodes(o))
+    o.backward()
+    before = {n: n.grad for n in _all_nodes(o)}
+    backward_steps(o)
+    assert {n: n.grad for n in _all_nodes(o)} == before
+
+
+def test_steps_follow_backward_order_one_per_edge() -> None:
+    o = tanh_neuron()
+    expected = [
+        (out, position)
+        for out in reversed(topological_order(o))
+        for position, x in enumerate(out.inputs)
+        if x.requires_grad
+    ]
+    steps = backward_steps(o)[1:]
+    assert [(s.output, s.position) for s in steps] == expected
+    for s in steps:
+        assert s.local_derivative == local_derivatives(s.output)[s.position]
+
+
+@given(graph_instructions, graph_seeds)
+def test_final_step_gradients_equal_the_engines(instructions, seeds) -> None:
+    root = build(instructions, seeds)
+    if not root.requires_grad:
+        return
+    nodes = [n for n in _all_nodes(root) if n.requires_grad]
+    final = backward_steps(root)[-1].grads
+    expected = grad(root, nodes)
+    assert [final[n] for n in nodes] == [g.data for g in expected]
+
+
+def test_repeated_input_accumulates_in_the_step_lines() -> None:
+    a = Value(3.0, "a")
+    b = a * a
+    b.label = "b"
+    lines = [s.line for s in backward_steps(b)]
+    assert lines[1:] == [
+        "a.grad += a.data * b.grad = 3.0 * 1.0 = 3.0",
+        "a.grad += a.data * b.grad = 3.0 * 1.0 = 3.0  (a.grad is now 6.0)",
+    ]
+
+
+def test_constants_and_unlabelled_nodes_in_step_lines() -> None:
+    x = Value(2.0, "x")
+    y = (x * 4).exp()
+    lines = [s.line for s in backward_steps(y)]
+    # constants appear as their number and get no step; unlabelled nodes are named v<i>
+    assert lines == [
+        "v3.grad = 1.0  (the seed: dv3/dv3 = 1)",
+        "v2.grad += v3.data * v3.grad = 2981.0 * 1.0 = 2981.0",
+        "x.grad += 4.0 * v2.grad = 4.0 * 2981.0 = 1.192e+04",
+    ]
+
+
+def test_the_symbolic_table_covers_every_op_and_matches_the_numbers() -> None:
+    assert set(SYMBOLIC_LOCAL_DERIVATIVES) == set(OPS)
+    a, b = Value(0.7, "a"), Value(1.3, "b")
+    made = {
+        "+": a + b, "-": a - b, "*": a * b, "/": a / b, "**": a**b, "sum": Value.sum([a, b]),
+        "neg": -a, "abs": abs(a), "exp": a.exp(), "log": a.log(), "tanh": a.tanh(),
+        "sigmoid": a.sigmoid(), "relu": a.relu(), "sin": a.sin(), "cos": a.cos(),
+        "sqrt": a.sqrt(),
+    }  # fmt: skip
+    assert set(made) == set(OPS)
+    for op, out in made.items():
+        out.label = "out"
+        for step in backward_steps(out)[1:]:
+            formula = step.line.split(" += ")[1].split(" * out.grad")[0]
+            assert "{" not in formula and formula, op
+            number = step.line.split(" = ")[1].split(" * ")[0]
+            assert number == format_number(local_derivatives(out)[step.position]), op
+
+
+def test_backward_steps_need_a_differentiable_root() -> None:
+    with pytest.raises(ValueError, match="requires grad"):
+        backward_steps(Value(1.0, requires_grad=False))
+
+
+# ---- draw_dot(step=k) -------------------------------------------------------------------------
+
+
+def test_frames_show_gradients_as_they_stand_after_each_step() -> None:
+    o = tanh_neuron()
+    steps = backward_steps(o)
+    first = draw_dot(o, step=0).source
+    assert first.count("grad 0.0") == 9 and "{ o | data 0.7071 | grad 1.0 }" in first
+    frame = node_lines(draw_dot(o, step=6).source)
+    assert "{ x1 | data 2.0 | grad -1.5 }" in frame["v0"]
+    assert "{ w1 | data -3.0 | grad 0.0 }" in frame["v1"]  # w1's step comes next
+    assert [i for i, a in frame.items() if "penwidth=3" in a] == ["v0"]
+    assert "step 6: x1.grad += w1.data" in draw_dot(o, step=6).source
+    highlighted = [(t, h) for t, h, a in edges(draw_dot(o, step=6).source) if "penwidth" in a]
+    assert highlighted == [("v0", "op2"), ("op2", "v2")]
+    last = draw_dot(o, step=len(steps) - 1).source
+    o.backward()
+    assert re.sub(r"label=\"step.*\"", "", last) != draw_dot(o).source  # caption, highlight
+    assert re.findall(r"grad -?[\d.]+", last) == re.findall(r"grad -?[\d.]+", draw_dot(o).source)
+
+
+def test_frames_name_unlabelled_nodes_like_the_step_lines() -> None:
+    x = Value(2.0, "x")
+    y = (x * x).tanh()
+    assert "{ v1 | data 4.0 |" in draw_dot(y, step=1).source
+    assert "v1" not in re.findall(r"label=\"\{ (\w+)", draw_dot(y).source)
+
+
+def test_step_out_of_range() -> None:
+    o = tanh_neuron()
+    with pytest.raises(ValueError, match="between 0 and 9"):
+        draw_dot(o, step=10)
+    with pytest.raises(ValueError, match="between 0 and 9"):
+        draw_dot(o, step=-1)
+
+
+# ---- render -----------------------------------------------------------------------------------
+
+
+def _trained_neuron() -> Value:
+    o = tanh_neuron()
+    o.backward()
+    return o
+
+
+def test_render_svg_with_pygraphviz_when_dot_is_absent(no_dot: None, tmp_path: Path) -> None:
+    path = render(_trained_neuron(), tmp_path / "neuron.svg")
+    texts = svg_texts(path.read_bytes())
+    for expected in ["x1", "data 2.0", "grad -1.5", "w1", "grad 1.0", "data 0.7071", "tanh"]:
+        assert expected in texts
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["neuron.svg"]
+
+
+def test_render_png_and_pdf_with_pygraphviz(no_dot: None, tmp_path: Path) -> None:
+    png = render(draw_dot(_trained_neuron()), tmp_path / "neuron.png").read_bytes()
+    width, height = png_size(png)
+    assert 800 < width < 5000 and 100 < height < 1000 and width > 3 * height  # a wide LR strip
+    pdf = render(_trained_neuron(), tmp_path / "neuron.pdf").read_bytes()
+    assert pdf.startswith(b"%PDF-") and b"%%EOF" in pdf[-64:]
+
+
+def test_render_format_argument_and_bad_suffixes(no_dot: None, tmp_path: Path) -> None:
+    o = _trained_neuron()
+    assert svg_texts(render(o, tmp_path / "picture", format="svg").read_bytes())
+    with pytest.raises(ValueError, match=r"suffix '\.gif'.*svg, png, pdf"):
+        render(o, tmp_path / "x.gif")
+    with pytest.raises(ValueError, match="format 'bmp'"):
+        render(o, tmp_path / "x.svg", format="bmp")
+    with pytest.raises(TypeError, match="str"):
+        render("tanh(x)", tmp_path / "x.svg")  # type: ignore[arg-type]
+    assert not (tmp_path / "x.gif").exists() and not (tmp_path / "x.svg").exists()
+
+
+def test_render_accepts_any_graphviz_digraph(no_dot: None, tmp_path: Path) -> None:
+    plain = graphviz.Digraph()
+    plain.node("a", "hello")
+    assert "hello" in svg_texts(render(plain, tmp_path / "plain.svg").read_bytes())
+
+
+def test_render_prefers_the_dot_program_when_on_path(fake_dot: bytes, tmp_path: Path) -> None:
+    path = render(_trained_neuron(), tmp_path / "neuron.svg")
+    assert path.read_bytes() == fake_dot
+    # the bundled engine can still be asked for by name
+    forced = render(_trained_neuron(), tmp_path / "forced.svg", backend="pygraphviz")
+    assert "grad -1.5" in svg_texts(forced.read_bytes())
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="no Graphviz dot program installed")
+def test_render_with_the_real_dot_program(tmp_path: Path) -> None:
+    svg = render(_trained_neuron(), tmp_path / "neuron.svg").read_bytes()
+    assert "grad -1.5" in svg_texts(svg)
+    png_size(render(_trained_neuron(), tmp_path / "neuron.png").read_bytes())
+
+
+def test_render_without_any_graphviz_says_how_to_install(
+    no_dot: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "pygraphviz", None)  # import now raises ImportError
+    install_hint = r"pip install pygraphviz.*apt install graphviz"
+    with pytest.raises(GraphvizNotFoundError, match=install_hint) as error:
+        render(_trained_neuron(), tmp_path / "neuron.svg")
+    assert isinstance(error.value, RuntimeError)
+    assert not list(tmp_path.glob("*neuron*"))
+
+
+def test_render_is_atomic(no_dot: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    target = tmp_path / "neuron.svg"
+    target.write_text("old picture")
+
+    def failing_replace(source: object, destination: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="disk full"):
+        render(_trained_neuron(), target)
+    assert target.read_text() == "old picture"
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["neuron.svg"]
+
+
+# ---- notebooks --------------------------------------------------------------------------------
+
+
+def test_inline_display_works_without_dot(no_dot: None) -> None:
+    drawing = draw_dot(_trained_neuron())
+    assert isinstance(drawing, GraphDrawing) and isinstance(drawing, graphviz.Digraph)
+    bundle = drawing._repr_mimebundle_()
+    assert list(bundle) == ["image/svg+xml"]
+    assert "grad -1.5" in svg_texts(bundle["image/svg+xml"])
+    assert "data 0.7071" in svg_texts(drawing._repr_svg_())
+    png_size(drawing._repr_mimebundle_(include=["image/png"])["image/png"])
+
+
+def test_step_through_with_a_slider(no_dot: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    import IPython.display
+    import ipywidgets
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    o = tanh_neuron()
+    step_through(o)
+    (box,) = shown
+    assert isinstance(box, ipywidgets.VBox)
+    slider, picture = box.children
+    assert (slider.min, slider.max, slider.value) == (0, 9, 0)
+    assert "step 0: o.grad = 1.0" in picture.value and "<svg" in picture.value
+    slider.value = 6
+    assert "step 6: x1.grad += w1.data * x1w1.grad = -3.0 * 0.5 = -1.5" in picture.value
+    svg = picture.value[: picture.value.index("</svg>") + len("</svg>")]
+    assert svg.startswith("<svg") and "grad -1.5" in svg_texts(svg)
+    assert o.grad == 0.0  # showing the steps ran no backward
+
+
+def test_step_through_without_widgets_shows_every_frame(
+    no_dot: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import IPython.display
+
+    shown: list[object] = []
+    monkeypatch.setattr(IPython.display, "display", shown.append)
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)
+    o = tanh_neuron()
+    step_through(o)
+    assert len(shown) == 2 * 10
+    frames, texts = shown[0::2], shown[1::2]
+    assert all(isinstance(f, GraphDrawing) for f in frames)
+    assert [t.data for t in texts] == [str(s) for s in backward_steps(o)]
+    assert "grad -1.5" in svg_texts(frames[6]._repr_svg_())
