@@ -265,13 +265,15 @@ def topological_order(root: Value) -> list[Value]:
     """
     order: list[Value] = []
     visited = {root}
-    stack = [(root, iter(root.inputs))]
+    # Inputs are visited last-first, so that backward (which runs this order in reverse)
+    # handles the first argument's branch first: the order in which a person reads it.
+    stack = [(root, reversed(root.inputs))]
     while stack:
         node, pending_inputs = stack[-1]
         for x in pending_inputs:
             if x.requires_grad and x not in visited:
                 visited.add(x)
-                stack.append((x, iter(x.inputs)))
+                stack.append((x, reversed(x.inputs)))
                 break
         else:  # every input is in order already
             stack.pop()
