@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -232,4 +235,71 @@ def predict(model: Model, X: Any, *, loss: str = "hinge") -> list[int]:
         return _predicted_classes([model(row) for row in X], loss)
 
 
-__all__ = ["Evaluation", "History", "accuracy", "evaluate", "fit", "predict"]
+def plot_training(
+    path: str | os.PathLike[str],
+    history: History,
+    *,
+    model: Model | None = None,
+    X: Any = None,
+    y: Any = None,
+    loss: str = "hinge",
+    resolution: int = 60,
+) -> None:
+    """Write the loss curve to ``path`` (png, svg or pdf), atomically.
+
+    Given a ``model`` and 2-D data ``X, y``, a second panel shows the data over the
+    model's decision regions (its predicted class on a ``resolution`` x ``resolution``
+    grid, as ``fit`` defines it for ``loss``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    file_format = path.suffix.lower().lstrip(".")
+    if file_format not in ("png", "svg", "pdf"):
+        raise ValueError(f"{path}: the plot's file name must end in .png, .svg or .pdf")
+    show_boundary = model is not None
+    if show_boundary:
+        X, y = _check_data(X, y)
+        if X.shape[1] != 2:
+            raise ValueError(f"a decision boundary needs 2-D data, got {X.shape[1]} features")
+    figure, axes = plt.subplots(1, 2 if show_boundary else 1, figsize=(10, 4), squeeze=False)
+    try:
+        curve = axes[0][0]
+        curve.plot(range(1, len(history.loss) + 1), history.loss, marker=".")
+        curve.set(xlabel="epoch", ylabel="training loss", title="loss")
+        if model is not None:
+            _draw_decision_regions(axes[0][1], model, X, y, loss, resolution)
+        figure.tight_layout()
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+        os.close(handle)
+        try:
+            figure.savefig(temporary, format=file_format)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    finally:
+        plt.close(figure)
+
+
+def _draw_decision_regions(
+    axes: Any, model: Model, X: Any, y: Any, loss: str, resolution: int
+) -> None:
+    margin = 0.5
+    xs = np.linspace(X[:, 0].min() - margin, X[:, 0].max() + margin, resolution)
+    ys = np.linspace(X[:, 1].min() - margin, X[:, 1].max() + margin, resolution)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    classes = np.array(predict(model, grid, loss=loss)).reshape(grid_x.shape)
+    levels = np.arange(int(max(classes.max(), np.max(y))) + 2) - 0.5
+    axes.contourf(grid_x, grid_y, classes, levels=levels, cmap="coolwarm", alpha=0.35)
+    axes.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="black", s=20)
+    axes.set(xlabel="$x_1$", ylabel="$x_2$", title="decision boundary")
+
+
+__all__ = ["Evaluation", "History", "accuracy", "evaluate", "fit", "plot_training", "predict"]
