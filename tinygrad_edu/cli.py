@@ -69,7 +69,7 @@ _DATASET_DEFAULTS: dict[str, dict[str, object]] = {
     "iris": dict(hidden=[8, 9], activation="relu", loss="ce", optimizer="adam",
                  lr=0.01, epochs=100, batch_size=None),
     "digits": dict(hidden=[32], activation="relu", loss="ce", optimizer="adam",
-                   lr=0.01, epochs=2, batch_size=32),
+                   lr=0.01, epochs=1, batch_size=16),
 }  # fmt: skip
 _SYNTHETIC_POINTS = 100
 
