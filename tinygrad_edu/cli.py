@@ -127,6 +127,8 @@ def _hidden_sizes(text: str) -> list[int]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
+    import os
+
     import numpy as np
     from tqdm.auto import tqdm  # type: ignore[import-untyped]  # no stubs in the venv
 
@@ -136,8 +138,13 @@ def _run_train(args: argparse.Namespace) -> int:
 
     for option, suffixes in (("plot", (".png", ".svg", ".pdf")), ("save", (".json",))):
         path = getattr(args, option)
-        if path is not None and not path.lower().endswith(suffixes):
+        if path is None:
+            continue
+        if not path.lower().endswith(suffixes):
             raise UsageError(f"--{option} {path!r}: the file name must end in {'/'.join(suffixes)}")
+        # Checked now, not after minutes of training.
+        if not os.path.isdir(os.path.dirname(path) or "."):
+            raise UsageError(f"--{option} {path!r}: the folder does not exist")
     defaults = _DATASET_DEFAULTS[args.dataset]
     if args.lr is None and args.optimizer not in (None, defaults["optimizer"]):
         args.lr = _DEFAULT_LR[args.optimizer]
