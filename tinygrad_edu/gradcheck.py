@@ -145,7 +145,8 @@ class GradcheckReport:
         settings = f"(eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g})"
         total = len(self.rows)
         if self.passed:
-            text.append(f"{name} passed: {total} of {total} {what} match {settings}")
+            verb = "match" if total > 1 else "matches"
+            text.append(f"{name} passed: {total} of {total} {what} {verb} {settings}")
         else:
             failed = len(self.failures)
             text.append(f"{name} FAILED: {failed} of {total} {what} did not match {settings}")
