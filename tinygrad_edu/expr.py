@@ -43,7 +43,8 @@ FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs
 
 # Limits that keep hostile input cheap: it is rejected before any arithmetic happens.
 MAX_LENGTH = 500
-MAX_DEPTH = 40
+# A sum of n terms nests n - 1 deep, so this also caps chains of + and *.
+MAX_DEPTH = 100
 # A constant exponent larger than this is rejected (9**9**9 would overflow any float).
 MAX_CONSTANT_EXPONENT = 1024.0
 
