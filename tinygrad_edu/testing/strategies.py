@@ -200,6 +200,19 @@ def _build(op: str, operands: list[_Bounded], exponent: float | None) -> _Bounde
     return _apply(op, *operands)
 
 
+_Step = tuple[str, list[int], "float | None"]
+
+
+@st.composite
+def _step(draw: st.DrawFn, ops: tuple[str, ...]) -> _Step:
+    """One op of the recipe with raw operand picks (reduced modulo the pool size later)."""
+    op = draw(st.sampled_from(ops))
+    arity = draw(st.integers(2, 4)) if op == "sum" else (1 if op in _UNARY else 2)
+    picks = [draw(st.integers(0, 2**16)) for _ in range(arity)]
+    exponent = draw(st.one_of(st.none(), st.sampled_from(EXPONENTS))) if op == "**" else None
+    return op, picks, exponent
+
+
 @st.composite
 def _expressions(
     draw: st.DrawFn, n_vars: int, max_ops: int, ops: tuple[str, ...]
@@ -207,21 +220,17 @@ def _expressions(
     names = [f"x{k}" for k in range(n_vars)]
     pool = [_Bounded(Variable(name), -INPUT_RANGE, INPUT_RANGE, 1.0) for name in names]
     used: set[int] = set()
-    for _ in range(draw(st.integers(1, max_ops))):
-        op = draw(st.sampled_from(ops))
-        arity = draw(st.integers(2, 4)) if op == "sum" else (1 if op in _UNARY else 2)
+    # A list of steps: hypothesis shrinks a failing example by deleting steps.
+    for op, picks, exponent in draw(st.lists(_step(ops), min_size=1, max_size=max_ops)):
         # Any earlier node may be an operand: this is where sub-expressions get shared.
-        picks = [draw(st.integers(0, len(pool) - 1)) for _ in range(arity)]
-        exponent = None
-        if op == "**" and draw(st.booleans()):
-            exponent = draw(st.sampled_from(EXPONENTS))
-        used.update(picks)
-        node = _build(op, [pool[k] for k in picks], exponent)
+        chosen = [pick % len(pool) for pick in picks]
+        used.update(chosen)
+        node = _build(op, [pool[k] for k in chosen], exponent)
         pool.append(_scaled(node, MAX_MAGNITUDE, MAX_SLOPE))
     sinks = [bounded for k, bounded in enumerate(pool) if k >= n_vars and k not in used]
-    total = (
-        sinks[0] if len(sinks) == 1 else _scaled(_apply("sum", *sinks), MAX_MAGNITUDE, MAX_SLOPE)
-    )
+    total = sinks[0]
+    if len(sinks) > 1:
+        total = _scaled(_apply("sum", *sinks), MAX_MAGNITUDE, MAX_SLOPE)
     expression = Expression(total.node, names)
     xs = [draw(values(-INPUT_RANGE, INPUT_RANGE)) for _ in names]
     assume(kink_distance(expression, xs) >= KINK_MARGIN)
