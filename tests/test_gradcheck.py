@@ -9,10 +9,10 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import assume, given
+from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value
+from tinygrad_edu import Value, grad
 from tinygrad_edu import ops as ops_module
 from tinygrad_edu.expr import Apply, Expression, Variable
 from tinygrad_edu.gradcheck import (
@@ -415,3 +415,34 @@ def test_gradgradcheck_names_a_kink_of_the_first_derivative() -> None:
     report = gradgradcheck(lambda x: x * x.relu(), [0.0])
     assert not report
     assert report.rows[0].note == "no derivative here: left slope 0, right slope 2"
+
+
+@pytest.mark.parametrize("planted", sorted(PLANTED))
+@given(data=st.data())
+def test_a_planted_bug_is_caught_in_random_expressions_wherever_it_matters(
+    planted: str, data: st.DataObject
+) -> None:
+    name = planted.removesuffix("exponent")
+    expression, xs = data.draw(expressions(max_ops=8, ops=(name, "+", "*", "sin")))
+    assume(name in {node.op for node in expression.nodes if isinstance(node, Apply)})
+
+    def engine_gradient() -> list[float]:
+        inputs = [Value(x) for x in xs]
+        out = expression(*inputs)
+        assert isinstance(out, Value)
+        return [g.data for g in grad(out, inputs)]
+
+    right = engine_gradient()
+    original = OPS[name]
+    # Not the monkeypatch fixture: it would be shared by all examples of this test.
+    ops_module.OPS[name] = dataclasses.replace(original, partials=PLANTED[planted][0])
+    try:
+        wrong = engine_gradient()
+        report = gradcheck(expression, xs)
+    finally:
+        ops_module.OPS[name] = original
+    # At some points a wrong rule gives the right number (x * x with swapped partials);
+    # wherever it changes the gradient clearly, the check must fail.
+    if any(abs(w - r) > 2 * (1e-5 + 1e-3 * abs(r)) for w, r in zip(wrong, right, strict=True)):
+        event("the wrong rule changes the gradient")  # --hypothesis-show-statistics
+        assert not report, f"{expression.formula}\n{report}"
