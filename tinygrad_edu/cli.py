@@ -232,9 +232,60 @@ def _run_graph(args: argparse.Namespace) -> int:
 
 
 def _add_gradcheck_command(commands: argparse._SubParsersAction[_Parser]) -> None:
-    command = commands.add_parser("gradcheck", help="compare backward with finite differences")
+    command = commands.add_parser(
+        "gradcheck",
+        help="compare backward with finite differences",
+        description="Compare the engine's gradient of EXPR with central differences; "
+        "exit 1 when a gradient does not match or does not exist at the point.",
+    )
+    command.add_argument("expression", metavar="EXPR", help='for example "tanh(x*w + b)"')
+    command.add_argument(
+        "--at", default="", metavar="NAME=NUMBER,...", help="the point, e.g. x=2,w=-3,b=6.88"
+    )
+    command.add_argument("--eps", type=float, default=1e-6, help="finite-difference step")
+    command.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance")
+    command.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance")
+    command.add_argument(
+        "--second", action="store_true", help="also check second derivatives (gradgradcheck)"
+    )
     command.set_defaults(run=_run_gradcheck)
 
 
+def _gradcheck_point(variables: Sequence[str], at: str) -> list[float]:
+    """The --at values in the expression's variable order; bad or missing names exit 2."""
+    from tinygrad_edu.expr import parse_assignments
+
+    if not variables:
+        raise UsageError("the expression has no variables: there is no gradient to check")
+    assignments = parse_assignments(at)
+    uses = ", ".join(variables)
+    for name in assignments:
+        if name not in variables:
+            raise UsageError(f"unknown name {name!r} in --at (the expression uses {uses})")
+    for name in variables:
+        if name not in assignments:
+            raise UsageError(f"missing --at value for {name!r} (the expression uses {uses})")
+    return [assignments[name] for name in variables]
+
+
 def _run_gradcheck(args: argparse.Namespace) -> int:
-    raise UsageError("gradcheck is not built yet")
+    # Imported here so that this command's dependencies stay out of the others' startup.
+    from tinygrad_edu.expr import parse_expression
+    from tinygrad_edu.gradcheck import gradcheck, gradgradcheck
+
+    expression = parse_expression(args.expression)
+    point = _gradcheck_point(expression.variables, args.at)
+    settings = {"eps": args.eps, "atol": args.atol, "rtol": args.rtol}
+    report = gradcheck(expression, point, names=expression.variables, **settings)
+    where = ", ".join(f"{name}={x:g}" for name, x in zip(expression.variables, point, strict=True))
+    print(f"f = {expression.formula}")
+    print(f"at {where}: f = {float(expression(*point)):.10g}")
+    print()
+    print(report)
+    passed = report.passed
+    if args.second:
+        second = gradgradcheck(expression, point, names=expression.variables, **settings)
+        print()
+        print(second)
+        passed = passed and second.passed
+    return 0 if passed else 1

@@ -1,0 +1,474 @@
+r"""Check gradients against finite differences, and say honestly where there is no derivative.
+
+``gradcheck(f, xs)`` compares the engine's backward pass (or your own ``grad_fn``) with
+central differences and returns a :class:`GradcheckReport`: truthy when every gradient
+matches, printed as a table (input, analytic, numeric, abs err, rel err, ok)::
+
+    >>> print(gradcheck(lambda x, y: x * y.tanh(), [2.0, 0.5]))   # doctest: +SKIP
+
+**How ``f`` is called.** ``f`` takes one positional argument per input. For the analytic
+gradient it gets ``Value`` leaves and must return a ``Value``. For finite differences it
+gets constant ``Value`` s under ``no_grad`` (no graph is recorded): the arithmetic is exactly
+the float arithmetic of the forward rules, and every function written for the engine works
+unchanged. A ``Value`` also converts with ``float()``, so an ``f`` written with ``math`` or
+NumPy on floats works too (then pass ``grad_fn``: such an ``f`` has no engine gradient).
+
+**Step size and tolerances.** The central difference
+
+.. math:: \frac{f(x + h) - f(x - h)}{2h} = f'(x) + \frac{h^2}{6} f'''(\xi)
+
+has truncation error :math:`h^2 |f'''| / 6` and rounding error about
+:math:`\varepsilon_{mach} |f| / h` (:math:`\varepsilon_{mach} = 2^{-52} \approx 2.2\cdot10^{-16}`).
+With the default ``eps`` :math:`= h = 10^{-6}` and :math:`|f|, |f'''|` of order 1 both are
+below :math:`10^{-9}` (the best step, :math:`(3 \varepsilon_{mach})^{1/3} \approx 10^{-5}`,
+would gain little). A gradient passes when
+
+.. math:: |g_{analytic} - g_{numeric}| \le atol + rtol \cdot |g_{numeric}|
+
+with ``atol = 1e-5`` and ``rtol = 1e-3``: four orders of magnitude above the
+finite-difference error, so a correct gradient never fails by noise, and far below the
+:math:`O(1)` relative error of a wrong derivative rule. The check stays meaningful while
+rounding is small against ``atol``, that is for :math:`|f| \lesssim 10^4`.
+
+**Kinks.** Let :math:`L = (f(x) - f(x-h))/h` and :math:`R = (f(x+h) - f(x))/h` be the
+one-sided slopes and :math:`D(h) = R - L = h f''(x) + O(h^3)`. Where ``f`` is twice
+differentiable the gap :math:`D` halves when :math:`h` halves. At a kink (relu or abs at
+0) it stays at the jump :math:`f'(x^+) - f'(x^-)`, whatever the step. The criterion: ``x``
+has *no derivative* when :math:`|D(h)|` exceeds the tolerance
+:math:`atol + rtol \max(|L|, |R|)` and :math:`D(h/2) \approx D(h)/2`,
+:math:`D(h/4) \approx D(h)/4` do not both hold (within :math:`0.1 |D(h)|`). Three steps
+also catch a kink lying *within* :math:`h` of ``x``, where the central difference would
+be wrong. Such a row says ``no derivative here: left slope L, right slope R`` and fails;
+a kink whose jump is below the tolerance cannot be resolved and is not reported.
+
+**Second derivatives.** ``gradgradcheck`` differentiates the engine's first derivatives
+twice: analytically through ``grad(create_graph=True)``, numerically by central
+differences of the (float) first derivatives, with the same step, tolerances and kink
+criterion. It therefore checks the ``create_graph`` path against the fast path.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tinygrad_edu.engine import Value, grad, no_grad
+
+# The gap D(h) must shrink like h to count as curvature; this much slack is allowed.
+_HALVING_SLACK = 0.1
+
+
+class GradcheckError(AssertionError):
+    """A gradient check failed; the message is the report's table, ``.report`` the report.
+
+    An ``AssertionError`` (not a ``ValueError``): the inputs were fine, a claim about the
+    gradient was false. pytest shows it as a failed assertion with the table.
+    """
+
+    def __init__(self, report: GradcheckReport) -> None:
+        super().__init__(str(report))
+        self.report = report
+
+
+@dataclass(frozen=True)
+class GradcheckRow:
+    """One compared derivative: which input, both values, and whether they match."""
+
+    input: str
+    analytic: float
+    numeric: float
+    ok: bool
+    note: str = ""
+
+    @property
+    def abs_error(self) -> float:
+        """:math:`|analytic - numeric|`."""
+        return abs(self.analytic - self.numeric)
+
+    @property
+    def rel_error(self) -> float:
+        """:math:`|analytic - numeric| / |numeric|` (0 if both are 0, inf if only numeric is)."""
+        if self.numeric == 0.0:
+            return 0.0 if self.analytic == 0.0 else math.inf
+        return self.abs_error / abs(self.numeric)
+
+
+@dataclass(frozen=True)
+class GradcheckReport:
+    """All compared derivatives. Truthy when every row is ok; prints as a table."""
+
+    rows: tuple[GradcheckRow, ...]
+    eps: float
+    atol: float
+    rtol: float
+    # 1 for gradcheck, 2 for gradgradcheck (row "x,w" is d/dw of df/dx).
+    order: int = 1
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def passed(self) -> bool:
+        """True when every derivative matches."""
+        return all(row.ok for row in self.rows)
+
+    @property
+    def failures(self) -> tuple[GradcheckRow, ...]:
+        """The rows that do not match."""
+        return tuple(row for row in self.rows if not row.ok)
+
+    def __str__(self) -> str:
+        header = ("input", "analytic", "numeric", "abs err", "rel err", "ok")
+        lines = [(header, "")]
+        for row in self.rows:
+            cells = (
+                row.input,
+                f"{row.analytic:.10g}",
+                f"{row.numeric:.10g}",
+                f"{row.abs_error:.1e}",
+                f"{row.rel_error:.1e}",
+                "yes" if row.ok else "NO",
+            )
+            lines.append((cells, row.note))
+        widths = [max(len(cells[k]) for cells, _ in lines) for k in range(len(header))]
+        text = []
+        for cells, note in lines:
+            padded = "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True))
+            text.append(f"{padded}  {note}".rstrip())
+        name = "gradcheck" if self.order == 1 else "gradgradcheck"
+        what = "gradient" if self.order == 1 else "second derivative"
+        what += "" if len(self.rows) == 1 else "s"
+        settings = f"(eps={self.eps:g}, atol={self.atol:g}, rtol={self.rtol:g})"
+        total = len(self.rows)
+        if self.passed:
+            verb = "match" if total > 1 else "matches"
+            text.append(f"{name} passed: {total} of {total} {what} {verb} {settings}")
+        else:
+            failed = len(self.failures)
+            text.append(f"{name} FAILED: {failed} of {total} {what} did not match {settings}")
+        return "\n".join(text)
+
+    # A notebook or REPL shows the table, not a dataclass dump.
+    __repr__ = __str__
+
+
+# ---- evaluating f -----------------------------------------------------------------------
+
+
+class _Undefined(Exception):
+    """f could not be evaluated at a shifted point (outside its domain, or not finite)."""
+
+
+def _evaluate(f: Callable[..., Any], point: Sequence[float]) -> float:
+    """f at ``point`` as a float, called with constant Values and no graph recorded."""
+    with no_grad():
+        out = f(*[Value(x, requires_grad=False) for x in point])
+    if isinstance(out, Value):
+        return out.data
+    if isinstance(out, numbers.Real):
+        return float(out)
+    raise TypeError(f"f must return a Value or a real number, not {type(out).__name__}")
+
+
+def _shifted(point: Sequence[float], index: int, step: float) -> list[float]:
+    moved = list(point)
+    moved[index] += step
+    return moved
+
+
+@dataclass(frozen=True)
+class _Difference:
+    """Finite differences of one output along one input."""
+
+    central: float
+    left: float
+    right: float
+    kink: bool
+
+
+def _differences(
+    outputs_at: Callable[[float], list[float]], eps: float, atol: float, rtol: float
+) -> list[_Difference]:
+    """Central and one-sided differences of each output of ``t -> outputs_at(t)`` at 0.
+
+    ``outputs_at`` raises ``_Undefined`` where it cannot be evaluated.
+    """
+    center, plus, minus = outputs_at(0.0), outputs_at(eps), outputs_at(-eps)
+    finer: list[tuple[list[float], list[float], float]] = []  # (plus, minus, step) at h/2, h/4
+    differences = []
+    for k in range(len(center)):
+        left = (center[k] - minus[k]) / eps
+        right = (plus[k] - center[k]) / eps
+        central = (plus[k] - minus[k]) / (2.0 * eps)
+        gap = right - left
+        kink = False
+        if abs(gap) > atol + rtol * max(abs(left), abs(right)):
+            if not finer:  # evaluated once, only when some output needs the test
+                finer = [(outputs_at(step), outputs_at(-step), step) for step in (eps / 2, eps / 4)]
+            for finer_plus, finer_minus, step in finer:
+                finer_gap = (finer_plus[k] - 2.0 * center[k] + finer_minus[k]) / step
+                expected = gap * step / eps  # curvature: the gap shrinks with the step
+                if abs(finer_gap - expected) > _HALVING_SLACK * abs(gap):
+                    kink = True
+        differences.append(_Difference(central, left, right, kink))
+    return differences
+
+
+def _guarded(
+    outputs_at: Callable[[list[float]], list[float]], point: Sequence[float], index: int, label: str
+) -> Callable[[float], list[float]]:
+    """``t -> outputs_at(point + t e_index)``, raising ``_Undefined`` with a readable reason."""
+
+    def shifted_outputs(step: float) -> list[float]:
+        where = f"{label} {'+' if step >= 0 else '-'} {abs(step):g}"
+        try:
+            values = outputs_at(_shifted(point, index, step))
+        except (ArithmeticError, ValueError) as error:
+            raise _Undefined(f"no finite difference: f fails at {where} ({error})") from None
+        if not all(math.isfinite(v) for v in values):
+            raise _Undefined(f"no finite difference: f is not finite at {where}")
+        return values
+
+    return shifted_outputs
+
+
+def _compare(
+    label: str,
+    analytic: float,
+    numeric: _Difference | str,
+    analytic_failure: str,
+    atol: float,
+    rtol: float,
+) -> GradcheckRow:
+    """One row: the verdict, and in words why when there is no derivative to compare."""
+    if isinstance(numeric, str):  # f undefined next to the point
+        return GradcheckRow(label, analytic, math.nan, False, numeric)
+    if numeric.kink:
+        note = f"no derivative here: left slope {numeric.left:.6g}, right slope {numeric.right:.6g}"
+        return GradcheckRow(label, analytic, numeric.central, False, note)
+    if analytic_failure:
+        return GradcheckRow(label, math.nan, numeric.central, False, analytic_failure)
+    ok = math.isfinite(analytic) and abs(analytic - numeric.central) <= atol + rtol * abs(
+        numeric.central
+    )
+    return GradcheckRow(label, analytic, numeric.central, ok)
+
+
+# ---- validation -----------------------------------------------------------------------
+
+
+def _check_point(xs: Sequence[float]) -> list[float]:
+    try:
+        items = list(xs)
+    except TypeError:
+        raise TypeError(f"xs must be a sequence of real numbers, not {type(xs).__name__}") from None
+    point: list[float] = []
+    for k, x in enumerate(items):
+        if isinstance(x, Value):
+            x = x.data
+        if isinstance(x, bool) or not isinstance(x, numbers.Real):
+            raise TypeError(f"xs[{k}] must be a real number, not {type(x).__name__}")
+        if not math.isfinite(float(x)):
+            raise ValueError(f"xs[{k}] = {float(x)!r} is not finite")
+        point.append(float(x))
+    if not point:
+        raise ValueError("xs is empty: there is nothing to check")
+    return point
+
+
+def _check_settings(eps: float, atol: float, rtol: float) -> None:
+    if not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0.0):
+        raise ValueError(f"eps must be a positive finite number, got {eps!r}")
+    for name, tolerance in (("atol", atol), ("rtol", rtol)):
+        if not (isinstance(tolerance, numbers.Real) and math.isfinite(tolerance)):
+            raise ValueError(f"{name} must be a finite number, got {tolerance!r}")
+        if tolerance < 0.0:
+            raise ValueError(f"{name} must be >= 0, got {tolerance!r}")
+
+
+def _input_names(f: Callable[..., Any], count: int, names: Sequence[str] | None) -> list[str]:
+    """Names for the table: given, else f's parameter names, else x0, x1, ..."""
+    if names is not None:
+        labels = [str(name) for name in names]
+        if len(labels) != count:
+            raise ValueError(f"names has {len(labels)} entries for {count} inputs")
+        return labels
+    variables = getattr(f, "variables", None)  # an Expression names its own inputs
+    if isinstance(variables, tuple) and len(variables) == count:
+        return [str(name) for name in variables]
+    try:
+        parameters = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        parameters = []
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    if len(parameters) == count and all(p.kind in positional for p in parameters):
+        return [p.name for p in parameters]
+    return [f"x{k}" for k in range(count)]
+
+
+def _check_center(f: Callable[..., Any], point: Sequence[float]) -> None:
+    # An error at the point itself is the caller's to see, not a row of the table.
+    value = _evaluate(f, point)
+    if not math.isfinite(value):
+        raise ValueError(f"f is not finite at the point {point}: {value!r}")
+
+
+# ---- the checks ---------------------------------------------------------------------------
+
+
+def numerical_grad(f: Callable[..., Any], xs: Sequence[float], eps: float = 1e-6) -> list[float]:
+    r"""Central differences :math:`(f(x + h e_i) - f(x - h e_i)) / 2h` for each input i.
+
+    ``f`` is called with constant ``Value`` s (no graph) and returns a ``Value`` or a real
+    number. No kink test here: :func:`gradcheck` adds it.
+    """
+    point = _check_point(xs)
+    _check_settings(eps, 0.0, 0.0)
+    gradient = []
+    for index in range(len(point)):
+        plus = _evaluate(f, _shifted(point, index, eps))
+        minus = _evaluate(f, _shifted(point, index, -eps))
+        gradient.append((plus - minus) / (2.0 * eps))
+    return gradient
+
+
+def _engine_gradient(
+    f: Callable[..., Any], point: Sequence[float], labels: Sequence[str]
+) -> list[float]:
+    """The engine's gradient of ``f`` at ``point`` (the chain rule of ``backward``)."""
+    inputs = [Value(x, label=label) for x, label in zip(point, labels, strict=True)]
+    out = f(*inputs)
+    if not isinstance(out, Value):
+        raise TypeError(
+            f"f returned {type(out).__name__} for Value inputs: the engine cannot "
+            "differentiate it (build f from Value operations, or pass grad_fn)"
+        )
+    return [g.data for g in grad(out, inputs)]
+
+
+def _user_gradient(grad_fn: Callable[[list[float]], Any], point: list[float]) -> list[float]:
+    result = grad_fn(list(point))
+    try:
+        values = list(result)
+    except TypeError:
+        raise TypeError(
+            f"grad_fn must return a sequence of numbers, not {type(result).__name__}"
+        ) from None
+    if len(values) != len(point):
+        raise ValueError(f"grad_fn returned {len(values)} numbers for {len(point)} inputs")
+    for k, value in enumerate(values):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+            raise TypeError(f"grad_fn()[{k}] must be a real number, not {type(value).__name__}")
+    return [float(value) for value in values]
+
+
+def gradcheck(
+    f: Callable[..., Any],
+    xs: Sequence[float],
+    *,
+    grad_fn: Callable[[list[float]], Sequence[float]] | None = None,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = False,
+    names: Sequence[str] | None = None,
+) -> GradcheckReport:
+    r"""Compare the gradient of ``f`` at ``xs`` with central differences.
+
+    The analytic gradient comes from the engine (``f`` on ``Value`` s, then backward) or,
+    when given, from ``grad_fn(xs) -> list[float]`` (your own hand-written backprop).
+    Row i passes when :math:`|g_i - \hat g_i| \le atol + rtol |\hat g_i|`; a kink or a
+    domain edge next to ``x`` fails with the reason in words (see the module docstring for
+    the step, the tolerances and the kink criterion). ``names`` label the rows (default:
+    ``f``'s parameter names). With ``raise_exception=True`` a failure raises
+    :class:`GradcheckError` carrying the table.
+    """
+    point = _check_point(xs)
+    _check_settings(eps, atol, rtol)
+    labels = _input_names(f, len(point), names)
+    _check_center(f, point)
+    analytic_failure = ""
+    analytic = [math.nan] * len(point)
+    if grad_fn is not None:
+        analytic = _user_gradient(grad_fn, point)
+    else:
+        try:
+            analytic = _engine_gradient(f, point, labels)
+        except (ArithmeticError, ValueError) as error:  # e.g. sqrt'(0) divides by zero
+            analytic_failure = f"backward failed: {error}"
+    rows = []
+    for index, label in enumerate(labels):
+        shifted = _guarded(lambda p: [_evaluate(f, p)], point, index, label)
+        numeric: _Difference | str
+        try:
+            numeric = _differences(shifted, eps, atol, rtol)[0]
+        except _Undefined as undefined:
+            numeric = str(undefined)
+        rows.append(_compare(label, analytic[index], numeric, analytic_failure, atol, rtol))
+    report = GradcheckReport(tuple(rows), eps, atol, rtol, order=1)
+    if raise_exception and not report:
+        raise GradcheckError(report)
+    return report
+
+
+def gradgradcheck(
+    f: Callable[..., Any],
+    xs: Sequence[float],
+    *,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = False,
+    names: Sequence[str] | None = None,
+) -> GradcheckReport:
+    r"""Compare the engine's second derivatives of ``f`` at ``xs`` with finite differences.
+
+    Analytic: :math:`H_{ij} = \partial_j (\partial_i f)` by ``grad`` of the
+    ``grad(create_graph=True)`` results. Numeric: central differences along :math:`e_j` of
+    the engine's float first derivative :math:`\partial_i f`. One row per pair, labelled
+    ``"x_i,x_j"``; kinks of :math:`\partial_i f` are reported as in :func:`gradcheck`.
+    """
+    point = _check_point(xs)
+    _check_settings(eps, atol, rtol)
+    labels = _input_names(f, len(point), names)
+    _check_center(f, point)
+    analytic_failure = ""
+    hessian = [[math.nan] * len(point) for _ in point]
+    try:
+        inputs = [Value(x, label=label) for x, label in zip(point, labels, strict=True)]
+        out = f(*inputs)
+        if not isinstance(out, Value):
+            raise TypeError(
+                f"f returned {type(out).__name__} for Value inputs: build it from Value operations"
+            )
+        first = grad(out, inputs, create_graph=True)
+        hessian = [[g.data for g in grad(derivative, inputs)] for derivative in first]
+    except (ArithmeticError, ValueError) as error:
+        analytic_failure = f"backward failed: {error}"
+
+    def first_derivatives(p: list[float]) -> list[float]:
+        return _engine_gradient(f, p, labels)
+
+    columns: list[list[_Difference] | str] = []
+    for j, label in enumerate(labels):
+        try:
+            columns.append(
+                _differences(_guarded(first_derivatives, point, j, label), eps, atol, rtol)
+            )
+        except _Undefined as undefined:
+            columns.append(str(undefined))
+    rows = []
+    for i, label_i in enumerate(labels):
+        for j, label_j in enumerate(labels):
+            column = columns[j]
+            numeric = column if isinstance(column, str) else column[i]
+            label = f"{label_i},{label_j}"
+            rows.append(_compare(label, hessian[i][j], numeric, analytic_failure, atol, rtol))
+    report = GradcheckReport(tuple(rows), eps, atol, rtol, order=2)
+    if raise_exception and not report:
+        raise GradcheckError(report)
+    return report
