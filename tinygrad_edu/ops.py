@@ -110,8 +110,9 @@ def _relu(a: float) -> float:
 
 def _d_power_d_base(fn: Any, a: Any, b: Any, out: Any) -> Any:
     # NOTE: d/da a**0 is 0 everywhere, also at a = 0 where a**-1 would divide by zero.
-    # float(): on the create_graph path b is a Value, and Values compare equal by identity.
-    if float(b) == 0.0:
+    # Only there a constant: elsewhere b * a**(b-1) keeps its d/db = 1/a at b = 0.
+    # float(): on the create_graph path a, b are Values, which compare equal by identity.
+    if float(b) == 0.0 and float(a) == 0.0:
         return 0.0
     return b * a ** (b - 1.0)
 
