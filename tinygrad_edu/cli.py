@@ -7,6 +7,7 @@ traceback; ``gradcheck`` exits 1 when a gradient does not match.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
@@ -127,8 +128,6 @@ def _hidden_sizes(text: str) -> list[int]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    import os
-
     import numpy as np
     from tqdm.auto import tqdm  # type: ignore[import-untyped]  # no stubs in the venv
 
@@ -136,15 +135,10 @@ def _run_train(args: argparse.Namespace) -> int:
     from tinygrad_edu.nn import MLP
     from tinygrad_edu.train import evaluate, fit, plot_training
 
+    # Checked now, not after minutes of training.
     for option, suffixes in (("plot", (".png", ".svg", ".pdf")), ("save", (".json",))):
-        path = getattr(args, option)
-        if path is None:
-            continue
-        if not path.lower().endswith(suffixes):
-            raise UsageError(f"--{option} {path!r}: the file name must end in {'/'.join(suffixes)}")
-        # Checked now, not after minutes of training.
-        if not os.path.isdir(os.path.dirname(path) or "."):
-            raise UsageError(f"--{option} {path!r}: the folder does not exist")
+        if getattr(args, option) is not None:
+            _check_output_path(f"--{option}", getattr(args, option), suffixes)
     defaults = _DATASET_DEFAULTS[args.dataset]
     if args.lr is None and args.optimizer not in (None, defaults["optimizer"]):
         args.lr = _DEFAULT_LR[args.optimizer]
@@ -220,12 +214,74 @@ def _run_train(args: argparse.Namespace) -> int:
 
 
 def _add_graph_command(commands: argparse._SubParsersAction[_Parser]) -> None:
-    command = commands.add_parser("graph", help="evaluate an expression, backprop, draw it")
+    command = commands.add_parser(
+        "graph",
+        help="evaluate an expression, backprop, draw it",
+        description="Evaluate EXPR at the --at point, run backward, print every variable's "
+        "value and gradient, and draw the graph (svg, png or pdf from the -o suffix).",
+    )
+    command.add_argument("expression", metavar="EXPR", help='for example "tanh(x*w + b)"')
+    command.add_argument(
+        "--at", default="", metavar="NAME=NUMBER,...", help="the point, e.g. x=2,w=-3,b=6.88"
+    )
+    command.add_argument(
+        "-o", "--output", default="graph.svg", metavar="FILE", help="default: graph.svg"
+    )
     command.set_defaults(run=_run_graph)
 
 
 def _run_graph(args: argparse.Namespace) -> int:
-    raise UsageError("graph is not built yet")
+    from tinygrad_edu import Value
+    from tinygrad_edu.expr import parse_expression
+    from tinygrad_edu.viz import RENDER_FORMATS, draw_dot, render
+
+    _check_output_path("-o", args.output, [f".{suffix}" for suffix in RENDER_FORMATS])
+    expression = parse_expression(args.expression)
+    names = expression.variables
+    point = _values_at(names, args.at)
+    inputs = {name: Value(x, label=name) for name, x in zip(names, point, strict=True)}
+    output = expression.evaluate(inputs)
+    if not isinstance(output, Value) or not output.requires_grad:
+        raise UsageError("the expression does not depend on any variable: nothing to backprop")
+    if not output.label:  # f = x is the variable x itself: keep its name
+        output.label = "f"
+    output.backward()
+    print(f"f = {expression.formula}")
+    width = max(len(name) for name in [*inputs, "f"])
+    print(f"{'name':<{width}}  {'value':>12}  {'d f / d name':>14}")
+    for name, value in [*inputs.items(), ("f", output)]:
+        print(f"{name:<{width}}  {value.data:>12.6g}  {value.grad:>14.6g}")
+    path = render(draw_dot(output), args.output)
+    print(f"wrote {path}")
+    return 0
+
+
+# ---- shared by the commands --------------------------------------------------------------
+
+
+def _check_output_path(option: str, path: str, suffixes: Sequence[str]) -> None:
+    """Refuse a file name with the wrong suffix or in a missing folder, before any work."""
+    if not path.lower().endswith(tuple(suffixes)):
+        raise UsageError(f"{option} {path!r}: the file name must end in {'/'.join(suffixes)}")
+    if not os.path.isdir(os.path.dirname(path) or "."):
+        raise UsageError(f"{option} {path!r}: the folder does not exist")
+
+
+def _values_at(variables: Sequence[str], at: str) -> list[float]:
+    """The --at values in the expression's variable order; bad or missing names exit 2."""
+    from tinygrad_edu.expr import parse_assignments
+
+    if not variables:
+        raise UsageError("the expression has no variables: give it at least one name")
+    assignments = parse_assignments(at)
+    uses = ", ".join(variables)
+    for name in assignments:
+        if name not in variables:
+            raise UsageError(f"unknown name {name!r} in --at (the expression uses {uses})")
+    for name in variables:
+        if name not in assignments:
+            raise UsageError(f"missing --at value for {name!r} (the expression uses {uses})")
+    return [assignments[name] for name in variables]
 
 
 # ---- gradcheck --------------------------------------------------------------------------
@@ -251,30 +307,13 @@ def _add_gradcheck_command(commands: argparse._SubParsersAction[_Parser]) -> Non
     command.set_defaults(run=_run_gradcheck)
 
 
-def _gradcheck_point(variables: Sequence[str], at: str) -> list[float]:
-    """The --at values in the expression's variable order; bad or missing names exit 2."""
-    from tinygrad_edu.expr import parse_assignments
-
-    if not variables:
-        raise UsageError("the expression has no variables: there is no gradient to check")
-    assignments = parse_assignments(at)
-    uses = ", ".join(variables)
-    for name in assignments:
-        if name not in variables:
-            raise UsageError(f"unknown name {name!r} in --at (the expression uses {uses})")
-    for name in variables:
-        if name not in assignments:
-            raise UsageError(f"missing --at value for {name!r} (the expression uses {uses})")
-    return [assignments[name] for name in variables]
-
-
 def _run_gradcheck(args: argparse.Namespace) -> int:
     # Imported here so that this command's dependencies stay out of the others' startup.
     from tinygrad_edu.expr import parse_expression
     from tinygrad_edu.gradcheck import gradcheck, gradgradcheck
 
     expression = parse_expression(args.expression)
-    point = _gradcheck_point(expression.variables, args.at)
+    point = _values_at(expression.variables, args.at)
     settings = {"eps": args.eps, "atol": args.atol, "rtol": args.rtol}
     report = gradcheck(expression, point, names=expression.variables, **settings)
     where = ", ".join(f"{name}={x:g}" for name, x in zip(expression.variables, point, strict=True))
