@@ -247,7 +247,7 @@ def _run_graph(args: argparse.Namespace) -> int:
         output.label = "f"
     output.backward()
     print(f"f = {expression.formula}")
-    width = max(len(name) for name in [*inputs, "f"])
+    width = max(len(name) for name in ["name", *inputs, "f"])
     print(f"{'name':<{width}}  {'value':>12}  {'d f / d name':>14}")
     for name, value in [*inputs.items(), ("f", output)]:
         print(f"{name:<{width}}  {value.data:>12.6g}  {value.grad:>14.6g}")
