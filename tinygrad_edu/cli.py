@@ -129,7 +129,7 @@ def _hidden_sizes(text: str) -> list[int]:
 
 def _run_train(args: argparse.Namespace) -> int:
     import numpy as np
-    from tqdm.auto import tqdm  # type: ignore[import-untyped]  # no stubs in the venv
+    from tqdm.auto import tqdm
 
     from tinygrad_edu import data, optim
     from tinygrad_edu.nn import MLP

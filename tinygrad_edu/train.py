@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import numpy as np
-from tqdm.auto import tqdm  # type: ignore[import-untyped]  # no stubs in the venv
+from tqdm.auto import tqdm
 
 from tinygrad_edu.data.splits import batches as make_batches
 from tinygrad_edu.engine import Value, no_grad

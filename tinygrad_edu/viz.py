@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import graphviz  # type: ignore[import-untyped]
+import graphviz
 
 from tinygrad_edu.engine import Value, local_derivatives, topological_order
 
@@ -501,7 +501,7 @@ def render_bytes(source: str, format: str, *, backend: str | None = None) -> byt
         output: bytes = graphviz.pipe("dot", format, source.encode("utf-8"))
         return output
     try:
-        import pygraphviz  # type: ignore[import-untyped]
+        import pygraphviz
     except ImportError as error:
         raise GraphvizNotFoundError(
             "rendering needs Graphviz: install the Python wheel with 'pip install pygraphviz' "
@@ -571,7 +571,7 @@ def step_through(root: Value, **draw_options: Any) -> None:
     text = cast("Callable[[str], object]", IPython.display.Pretty)
     steps = backward_steps(root)
     try:
-        import ipywidgets  # type: ignore[import-untyped]
+        import ipywidgets
     except ImportError:
         for step in steps:
             display(draw_dot(root, step=step.index, **draw_options))
