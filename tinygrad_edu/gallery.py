@@ -22,7 +22,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from tinygrad_edu.engine import Value
-from tinygrad_edu.viz import _write_atomically, backward_steps, draw_dot, render
+from tinygrad_edu.files import write_atomically
+from tinygrad_edu.viz import backward_steps, draw_dot, render
 
 BACKEND = "pygraphviz"
 
@@ -99,7 +100,7 @@ def make_gallery(directory: str | Path) -> list[Path]:
             render(frame, frames_directory / f"step_{step.index:02d}.svg", backend=BACKEND)
         )
     lines = "".join(f"{step}\n" for step in steps)
-    _write_atomically(frames_directory / "steps.txt", lines.encode("utf-8"))
+    write_atomically(frames_directory / "steps.txt", lines.encode("utf-8"))
     written.append(frames_directory / "steps.txt")
 
     neuron.backward()

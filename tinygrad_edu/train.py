@@ -19,10 +19,10 @@ otherwise they are recorded as NaN rather than guessed.
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from tinygrad_edu.data.splits import batches as make_batches
 from tinygrad_edu.engine import Value, no_grad
+from tinygrad_edu.files import write_atomically
 from tinygrad_edu.nn.losses import binary_cross_entropy, cross_entropy, hinge_loss, mse_loss
 from tinygrad_edu.optim import Optimizer
 
@@ -273,16 +274,9 @@ def plot_training(
         if model is not None:
             _draw_decision_regions(axes[0][1], model, X, y, loss, resolution)
         figure.tight_layout()
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
-        os.close(handle)
-        try:
-            figure.savefig(temporary, format=file_format)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        picture = io.BytesIO()
+        figure.savefig(picture, format=file_format)
+        write_atomically(path, picture.getvalue())
     finally:
         plt.close(figure)
 

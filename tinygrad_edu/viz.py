@@ -36,7 +36,6 @@ import html
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +44,7 @@ from typing import Any, cast
 import graphviz
 
 from tinygrad_edu.engine import Value, local_derivatives, topological_order
+from tinygrad_edu.files import write_atomically
 
 __all__ = [
     "BackwardStep",
@@ -539,20 +539,8 @@ def render(
             f"render() takes a Value or a graphviz graph, not {type(root_or_digraph).__name__}"
         )
     picture = render_bytes(source, chosen, backend=backend)
-    _write_atomically(target, picture)
+    write_atomically(target, picture)
     return target
-
-
-def _write_atomically(target: Path, content: bytes) -> None:
-    # A reader never sees a half-written picture: write beside it, then swap it in.
-    handle, temporary = tempfile.mkstemp(dir=target.parent or ".", prefix=f".{target.name}.")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(content)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # ---- notebooks ---------------------------------------------------------------------------

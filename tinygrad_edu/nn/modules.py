@@ -14,12 +14,12 @@ import math
 import numbers
 import os
 import random
-import tempfile
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tinygrad_edu.engine import Value
+from tinygrad_edu.files import write_atomically
 
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "relu": Value.relu,
@@ -275,7 +275,7 @@ class MLP(Module):
         }
         # allow_nan=False: NaN/Infinity are not JSON, and a model holding them is broken.
         text = json.dumps(document, indent=1, allow_nan=False)
-        _write_atomically(Path(path), text)
+        write_atomically(path, text)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> MLP:
@@ -363,17 +363,3 @@ def _label(module: Module) -> None:
     # Parameter labels show in graph drawings; an enclosing module relabels with its prefix.
     for name, p in module.named_parameters():
         p.label = name
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Write to a temporary file next to ``path``, then rename: never a half-written file."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -1,0 +1,31 @@
+"""Atomic file writes, shared by model saving, rendering and plotting."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def write_atomically(path: str | os.PathLike[str], content: bytes | str) -> Path:
+    """Write ``content`` to ``path`` so that a reader never sees a half-written file.
+
+    The bytes go to a temporary file beside ``path``, are flushed to disk, and then the
+    temporary file is renamed over ``path`` (an atomic step on one file system). On any
+    error the temporary file is removed and ``path`` keeps its old content.
+    """
+    target = Path(path)
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    handle, temporary = tempfile.mkstemp(
+        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return target
