@@ -220,10 +220,7 @@ def _add_graph_command(commands: argparse._SubParsersAction[_Parser]) -> None:
         description="Evaluate EXPR at the --at point, run backward, print every variable's "
         "value and gradient, and draw the graph (svg, png or pdf from the -o suffix).",
     )
-    command.add_argument("expression", metavar="EXPR", help='for example "tanh(x*w + b)"')
-    command.add_argument(
-        "--at", default="", metavar="NAME=NUMBER,...", help="the point, e.g. x=2,w=-3,b=6.88"
-    )
+    _add_expression_arguments(command)
     command.add_argument(
         "-o", "--output", default="graph.svg", metavar="FILE", help="default: graph.svg"
     )
@@ -257,6 +254,14 @@ def _run_graph(args: argparse.Namespace) -> int:
 
 
 # ---- shared by the commands --------------------------------------------------------------
+
+
+def _add_expression_arguments(command: argparse.ArgumentParser) -> None:
+    """EXPR and --at, as the graph and gradcheck commands take them."""
+    command.add_argument("expression", metavar="EXPR", help='for example "tanh(x*w + b)"')
+    command.add_argument(
+        "--at", default="", metavar="NAME=NUMBER,...", help="the point, e.g. x=2,w=-3,b=6.88"
+    )
 
 
 def _check_output_path(option: str, path: str, suffixes: Sequence[str]) -> None:
@@ -294,10 +299,7 @@ def _add_gradcheck_command(commands: argparse._SubParsersAction[_Parser]) -> Non
         description="Compare the engine's gradient of EXPR with central differences; "
         "exit 1 when a gradient does not match or does not exist at the point.",
     )
-    command.add_argument("expression", metavar="EXPR", help='for example "tanh(x*w + b)"')
-    command.add_argument(
-        "--at", default="", metavar="NAME=NUMBER,...", help="the point, e.g. x=2,w=-3,b=6.88"
-    )
+    _add_expression_arguments(command)
     command.add_argument("--eps", type=float, default=1e-6, help="finite-difference step")
     command.add_argument("--atol", type=float, default=1e-5, help="absolute tolerance")
     command.add_argument("--rtol", type=float, default=1e-3, help="relative tolerance")
