@@ -1,0 +1,413 @@
+"""Neuron, Layer, MLP: names, init, forward (against numpy and torch), state dicts, files."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import pickle
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tinygrad_edu import Value
+from tinygrad_edu.nn import MLP, Layer, Neuron
+from tinygrad_edu.nn.modules import MAX_PARAMETERS
+
+NUMPY_ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "tanh": np.tanh,
+    "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "linear": lambda z: z,
+}
+
+
+def numpy_forward(model: MLP, x: np.ndarray) -> np.ndarray:
+    """The same network computed with numpy matrices from the model's state dict."""
+    state = model.state_dict()
+    for k, layer in enumerate(model.layers):
+        W = np.array(
+            [[state[f"layers.{k}.neurons.{j}.w.{i}"] for i in range(layer.nin)]
+             for j in range(layer.nout)]
+        )  # fmt: skip
+        b = np.array([state[f"layers.{k}.neurons.{j}.b"] for j in range(layer.nout)])
+        x = NUMPY_ACTIVATIONS[layer.activation](W @ x + b)
+    return x
+
+
+# ---- structure and names ---------------------------------------------------------------
+
+
+def test_mlp_parameter_names_are_stable_dotted_paths() -> None:
+    model = MLP(2, [16, 16, 1], seed=0)
+    names = [name for name, _ in model.named_parameters()]
+    assert len(names) == (2 + 1) * 16 + (16 + 1) * 16 + (16 + 1) * 1 == 337
+    assert names[:3] == ["layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1", "layers.0.neurons.0.b"]
+    assert "layers.0.neurons.3.w.1" in names and "layers.0.neurons.3.b" in names
+    assert names[-1] == "layers.2.neurons.0.b"
+    assert len(set(names)) == len(names)
+    assert [p for _, p in model.named_parameters()] == model.parameters()
+    # Labels carry the same names, so a drawn graph shows which weight is which.
+    assert all(p.label == name for name, p in model.named_parameters())
+
+
+def test_neuron_and_layer_names() -> None:
+    assert [n for n, _ in Neuron(2).named_parameters()] == ["w.0", "w.1", "b"]
+    assert [n for n, _ in Layer(1, 2).named_parameters()] == [
+        "neurons.0.w.0", "neurons.0.b", "neurons.1.w.0", "neurons.1.b",
+    ]  # fmt: skip
+
+
+def test_default_mlp_is_micrograd_shape_relu_hidden_linear_output() -> None:
+    model = MLP(2, [16, 16, 1])
+    assert [layer.activation for layer in model.layers] == ["relu", "relu", "linear"]
+    assert [(layer.nin, layer.nout) for layer in model.layers] == [(2, 16), (16, 16), (16, 1)]
+
+
+def test_repr_is_readable() -> None:
+    text = repr(MLP(2, [3, 1], activation="tanh"))
+    assert "Layer(nin=2, nout=3, activation='tanh')" in text
+    assert "Layer(nin=3, nout=1, activation='linear')" in text
+    assert "13 parameters" in text
+    assert repr(Neuron(3, "sigmoid")) == "Neuron(nin=3, activation='sigmoid')"
+
+
+# ---- initialisation --------------------------------------------------------------------
+
+
+def test_init_is_uniform_within_one_over_sqrt_nin() -> None:
+    model = MLP(9, [100, 4], seed=1)
+    for layer in model.layers:
+        values = np.array([p.data for p in layer.parameters()])
+        bound = 1.0 / math.sqrt(layer.nin)
+        assert np.all(np.abs(values) <= bound)
+        # Uniform on [-bound, bound]: the extremes are approached and the mean is near 0.
+        assert values.max() > 0.9 * bound and values.min() < -0.9 * bound
+    first = np.array([p.data for p in model.layers[0].parameters()]) * 3.0
+    assert abs(first.mean()) < 0.05 and abs(first.var() - 1 / 3) < 0.03
+
+
+def test_seed_reproduces_and_leaves_global_random_state_alone() -> None:
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    a, b, c = MLP(3, [4, 2], seed=5), MLP(3, [4, 2], seed=5), MLP(3, [4, 2], seed=6)
+    assert random.getstate() == python_state
+    assert np.array_equal(np.random.get_state()[1], numpy_state[1])
+    assert a.state_dict() == b.state_dict()
+    assert a.state_dict() != c.state_dict()
+
+
+# ---- forward ---------------------------------------------------------------------------
+
+
+def test_layer_always_returns_a_list_and_mlp_unwraps_one_output() -> None:
+    assert isinstance(Layer(2, 1)([1.0, 2.0]), list)
+    assert len(Layer(2, 1)([1.0, 2.0])) == 1
+    assert isinstance(MLP(2, [3, 1])([1.0, 2.0]), Value)
+    out = MLP(2, [3, 4])([1.0, 2.0])
+    assert isinstance(out, list) and len(out) == 4
+    # A one-neuron hidden layer is fine.
+    assert isinstance(MLP(2, [1, 3])([1.0, 2.0]), list)
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+def test_forward_matches_numpy(activation: str) -> None:
+    model = MLP(3, [5, 4, 2], activation=activation, output_activation="tanh", seed=2)
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        x = rng.normal(size=3)
+        out = model(x)
+        assert isinstance(out, list)
+        np.testing.assert_allclose([v.data for v in out], numpy_forward(model, x), rtol=1e-12)
+
+
+def test_inputs_may_be_floats_numpy_rows_or_values() -> None:
+    model = MLP(2, [4, 1], activation="tanh", seed=3)
+    expected = model([0.5, -1.5]).data
+    assert model(np.array([0.5, -1.5])).data == expected
+    assert model(np.array([[0.5, -1.5]])[0]).data == expected
+    assert model((np.float32(0.5), -1.5)).data == expected
+    x = [Value(0.5), Value(-1.5)]
+    out = model(x)
+    assert out.data == expected
+    out.backward()
+    # Gradients reach Value inputs (d out / d x), so inputs can be optimised too.
+    assert any(v.grad != 0.0 for v in x)
+
+
+def test_wrong_input_length_names_both_lengths() -> None:
+    with pytest.raises(ValueError, match=r"expected 3 inputs, got 2"):
+        MLP(3, [2])([1.0, 2.0])
+    with pytest.raises(ValueError, match=r"expected 2 inputs, got 3"):
+        Layer(2, 2)(np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(ValueError, match=r"1-D"):
+        MLP(2, [1])(np.ones((2, 2)))
+    with pytest.raises(TypeError):
+        MLP(1, [1])(3.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        MLP(1, [1])(["a"])
+
+
+def test_neuron_sums_in_one_node_and_layer_lifts_inputs_once() -> None:
+    neuron = Neuron(3, "linear", seed=0)
+    out = neuron([1.0, 2.0, 3.0])
+    assert out.op == "sum" and len(out.inputs) == 4  # three products and the bias
+    assert out.inputs[3] is neuron.b
+    relu_out = Neuron(3, seed=0)([1.0, 2.0, 3.0])
+    assert relu_out.op == "relu" and relu_out.inputs[0].op == "sum"
+    first, second = Layer(2, 2, "linear", seed=0)([1.0, 2.0])
+    # Each neuron's product w_i * x_i reads the same constant node for x_i.
+    for i in range(2):
+        x_first, x_second = first.inputs[i].inputs[1], second.inputs[i].inputs[1]
+        assert x_first is x_second and not x_first.requires_grad
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "linear"])
+def test_forward_and_gradients_match_torch(activation: str) -> None:
+    torch = pytest.importorskip("torch")
+    model = MLP(3, [4, 3, 2], activation=activation, seed=4)
+    layers = []
+    for layer in model.layers:
+        linear = torch.nn.Linear(layer.nin, layer.nout).double()
+        with torch.no_grad():
+            weights = [[w.data for w in n.w] for n in layer.neurons]
+            linear.weight.copy_(torch.tensor(weights, dtype=torch.float64))
+            linear.bias.copy_(torch.tensor([n.b.data for n in layer.neurons], dtype=torch.float64))
+        layers.append(linear)
+    x = [0.3, -1.2, 2.0]
+    out = model(x)
+    assert isinstance(out, list)
+    loss = out[0] * out[0] + 3.0 * out[1]
+    loss.backward()
+    hidden = torch.tensor([x], dtype=torch.float64)
+    functions = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
+    for k, linear in enumerate(layers):
+        hidden = linear(hidden)
+        if k < len(layers) - 1 and activation != "linear":
+            hidden = functions[activation](hidden)
+    torch_loss = hidden[0, 0] ** 2 + 3.0 * hidden[0, 1]
+    torch_loss.backward()
+    assert loss.data == pytest.approx(torch_loss.item(), rel=1e-12)
+    for layer, linear in zip(model.layers, layers, strict=True):
+        ours_w = [[w.grad for w in n.w] for n in layer.neurons]
+        np.testing.assert_allclose(ours_w, linear.weight.grad.numpy(), rtol=1e-10, atol=1e-14)
+        ours_b = [n.b.grad for n in layer.neurons]
+        np.testing.assert_allclose(ours_b, linear.bias.grad.numpy(), rtol=1e-10, atol=1e-14)
+
+
+# ---- constructor checks ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Neuron(0),
+        lambda: Neuron(-1),
+        lambda: Neuron(2.5),  # type: ignore[arg-type]
+        lambda: Neuron(True),
+        lambda: Neuron(2, "softplus"),
+        lambda: Layer(2, 0),
+        lambda: MLP(2, []),
+        lambda: MLP(2, "16"),  # type: ignore[arg-type]
+        lambda: MLP(2, [16, 0, 1]),
+        lambda: MLP(2, [1], output_activation="gelu"),
+    ],
+)
+def test_bad_sizes_and_activations_raise_value_error(make: object) -> None:
+    with pytest.raises(ValueError):
+        make()  # type: ignore[operator]
+
+
+# ---- gradients and state dicts ---------------------------------------------------------
+
+
+def test_zero_grad() -> None:
+    model = MLP(2, [3, 1], seed=0)
+    model([1.0, 1.0]).backward()
+    assert any(p.grad != 0.0 for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad == 0.0 for p in model.parameters())
+
+
+def test_state_dict_round_trip() -> None:
+    source, target = MLP(2, [3, 2], seed=0), MLP(2, [3, 2], seed=1)
+    state = source.state_dict()
+    assert all(type(v) is float for v in state.values())
+    target.load_state_dict(state)
+    assert target.state_dict() == state
+    x = [0.2, -0.7]
+    assert [v.data for v in target(x)] == [v.data for v in source(x)]  # type: ignore[union-attr]
+
+
+def test_load_state_dict_lists_every_problem_and_changes_nothing() -> None:
+    model = MLP(2, [2, 1], seed=0)
+    before = model.state_dict()
+    state: dict[str, object] = dict(before)
+    del state["layers.0.neurons.0.w.0"]
+    state["layers.9.neurons.0.b"] = 1.0
+    state["layers.1.neurons.0.b"] = "0.5"
+    state["layers.0.neurons.1.b"] = float("nan")
+    state["layers.0.neurons.1.w.1"] = True
+    with pytest.raises(ValueError) as error:
+        model.load_state_dict(state)
+    message = str(error.value)
+    for name in [
+        "layers.0.neurons.0.w.0", "layers.9.neurons.0.b", "layers.1.neurons.0.b",
+        "layers.0.neurons.1.b", "layers.0.neurons.1.w.1",
+    ]:  # fmt: skip
+        assert name in message
+    assert "missing" in message and "unexpected" in message and "not a finite number" in message
+    assert model.state_dict() == before
+
+
+def test_load_state_dict_non_strict_skips_missing_and_unexpected() -> None:
+    model = MLP(2, [1], seed=0)
+    before = model.state_dict()
+    model.load_state_dict({"layers.0.neurons.0.b": 0.25, "other": 1.0}, strict=False)
+    assert model.state_dict() == {**before, "layers.0.neurons.0.b": 0.25}
+    with pytest.raises(ValueError, match="not a finite number"):
+        model.load_state_dict({"layers.0.neurons.0.b": None}, strict=False)
+    with pytest.raises(TypeError):
+        model.load_state_dict([("layers.0.neurons.0.b", 1.0)])  # type: ignore[arg-type]
+
+
+# ---- save and load ---------------------------------------------------------------------
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    model = MLP(3, [4, 2], activation="tanh", output_activation="sigmoid", seed=7)
+    path = tmp_path / "model.json"
+    model.save(path)
+    document = json.loads(path.read_text())
+    assert document["format"] == "tinygrad_edu.MLP" and document["version"] == 1
+    assert document["architecture"] == {
+        "nin": 3, "nouts": [4, 2], "activation": "tanh", "output_activation": "sigmoid",
+    }  # fmt: skip
+    assert document["parameters"] == model.state_dict()
+    loaded = MLP.load(path)
+    assert loaded.state_dict() == model.state_dict()
+    assert loaded.architecture() == model.architecture()
+    assert os.listdir(tmp_path) == ["model.json"]  # no temporary file left behind
+
+
+def test_failed_save_keeps_the_old_file_and_leaves_no_temporary(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    model = MLP(2, [1], seed=0)
+    model.save(path)
+    before = path.read_bytes()
+    model.parameters()[0].data = float("nan")
+    with pytest.raises(ValueError):
+        model.save(path)
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["model.json"]
+
+
+def _saved(tmp_path: Path) -> tuple[Path, dict[str, object]]:
+    path = tmp_path / "model.json"
+    MLP(2, [3, 1], seed=0).save(path)
+    return path, json.loads(path.read_text())
+
+
+def test_load_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        MLP.load(tmp_path / "nothing.json")
+
+
+def test_load_truncated_file(tmp_path: Path) -> None:
+    path, _ = _saved(tmp_path)
+    text = path.read_text()
+    path.write_text(text[: len(text) // 2])
+    with pytest.raises(ValueError, match="not a valid model file"):
+        MLP.load(path)
+
+
+EDITS = {
+    "wrong format": lambda d: d.update(format="keras"),
+    "wrong version": lambda d: d.update(version=2),
+    "extra key": lambda d: d.update(code="import os"),
+    "zero input size": lambda d: d["architecture"].update(nin=0),
+    "negative layer": lambda d: d["architecture"].update(nouts=[-3, 1]),
+    "float layer": lambda d: d["architecture"].update(nouts=[3.0, 1]),
+    "bool layer": lambda d: d["architecture"].update(nouts=[True, 1]),
+    "unknown activation": lambda d: d["architecture"].update(activation="__import__"),
+    "huge network": lambda d: d["architecture"].update(nouts=[10**9, 10**9]),
+    "missing parameter": lambda d: d["parameters"].pop("layers.0.neurons.0.b"),
+    "renamed parameter": lambda d: d["parameters"].update(
+        {"layers.0.neurons.0.x": d["parameters"].pop("layers.0.neurons.0.b")}
+    ),
+    "string parameter": lambda d: d["parameters"].update({"layers.0.neurons.0.b": "1.0"}),
+    "list parameter": lambda d: d["parameters"].update({"layers.0.neurons.0.b": [1.0]}),
+    "parameters as list": lambda d: d.update(parameters=[1.0] * 13),
+    "architecture as string": lambda d: d.update(architecture="MLP(2, [3, 1])"),
+}
+
+
+@pytest.mark.parametrize("edit", EDITS.values(), ids=EDITS.keys())
+def test_load_rejects_hand_edited_files(tmp_path: Path, edit: object) -> None:
+    path, document = _saved(tmp_path)
+    edit(document)  # type: ignore[operator]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError):
+        MLP.load(path)
+
+
+def test_huge_architecture_is_refused_before_anything_is_built(tmp_path: Path) -> None:
+    path, document = _saved(tmp_path)
+    document["architecture"]["nouts"] = [MAX_PARAMETERS, 1]  # type: ignore[index]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="more than the limit"):
+        MLP.load(path)
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"",
+        b"null",
+        b"[]",
+        b"\xff\xfe\x00garbage",
+        b'{"format": NaN}',
+        b"[" * 100_000 + b"]" * 100_000,
+    ],
+    ids=["empty", "null", "list", "binary", "nan", "deep nesting"],
+)
+def test_load_rejects_non_model_files(tmp_path: Path, content: bytes) -> None:
+    path = tmp_path / "model.json"
+    path.write_bytes(content)
+    with pytest.raises(ValueError):
+        MLP.load(path)
+
+
+class _Payload:
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[object, tuple[str, str]]:
+        # Unpickling this would create the marker file: loading must never do that.
+        return (Path.write_text, (Path(self.marker), "pwned"))
+
+
+def test_load_never_unpickles(tmp_path: Path) -> None:
+    marker = tmp_path / "marker"
+    path = tmp_path / "model.json"
+    path.write_bytes(pickle.dumps(_Payload(str(marker))))
+    with pytest.raises(ValueError):
+        MLP.load(path)
+    assert not marker.exists()
+
+
+@given(position=st.integers(0, 10_000), byte=st.integers(0, 255))
+def test_a_corrupted_byte_loads_or_raises_value_error(
+    tmp_path_factory: pytest.TempPathFactory, position: int, byte: int
+) -> None:
+    path = tmp_path_factory.mktemp("corrupt") / "model.json"
+    MLP(2, [2, 1], seed=0).save(path)
+    content = bytearray(path.read_bytes())
+    content[position % len(content)] = byte
+    path.write_bytes(bytes(content))
+    with contextlib.suppress(ValueError):  # the only acceptable failure
+        MLP.load(path)

@@ -1,0 +1,184 @@
+r"""Loss functions on ``Value`` nodes, and softmax.
+
+Each loss takes one example or a batch. A batch is a list of examples and the loss is the
+mean over the batch, as PyTorch's default ``reduction="mean"`` does. Numbers given as
+predictions are lifted to constant Values, so a loss is always a ``Value``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+from tinygrad_edu.engine import Value
+
+Scalar = Value | float
+Logits = Sequence[Scalar]
+
+
+def _value(x: object, what: str) -> Value:
+    if isinstance(x, Value):
+        return x
+    if isinstance(x, numbers.Real):
+        return Value(x, requires_grad=False)
+    raise TypeError(f"{what} must be a Value or a real number, not {type(x).__name__}")
+
+
+def _is_sequence(x: object) -> bool:
+    if hasattr(x, "ndim"):  # numpy: an array is a sequence, a numpy scalar is not
+        return bool(x.ndim >= 1)
+    return isinstance(x, Sequence) and not isinstance(x, str)
+
+
+def _mean(terms: list[Value]) -> Value:
+    return Value.sum(terms) / len(terms)
+
+
+def _check_batch(predictions: Sequence[Any], targets: Sequence[Any], loss: str) -> None:
+    if len(predictions) == 0:
+        raise ValueError(f"{loss}: empty batch")
+    if len(predictions) != len(targets):
+        raise ValueError(f"{loss}: {len(predictions)} predictions but {len(targets)} targets")
+
+
+def _flatten(x: object, what: str) -> list[Any]:
+    """Nested lists (or numpy arrays) of scalars as one flat list, in row-major order."""
+    if hasattr(x, "ndim"):
+        x = x.tolist()  # type: ignore[attr-defined]
+    if isinstance(x, Sequence) and not isinstance(x, str):
+        return [leaf for item in x for leaf in _flatten(item, what)]
+    return [x]
+
+
+def mse_loss(pred: Any, target: Any) -> Value:
+    r"""Mean squared error :math:`\frac{1}{n}\sum_i (p_i - t_i)^2` over all elements.
+
+    ``pred`` and ``target`` are a scalar each, or (nested) lists of the same shape.
+    """
+    predictions = _flatten(pred, "pred")
+    targets = _flatten(target, "target")
+    _check_batch(predictions, targets, "mse_loss")
+    squares = []
+    for p, t in zip(predictions, targets, strict=True):
+        difference = _value(p, "prediction") - _value(t, "target")
+        squares.append(difference * difference)
+    return _mean(squares)
+
+
+def _logits(logits: object) -> list[Value]:
+    if not _is_sequence(logits):
+        raise TypeError(f"logits must be a sequence of Values or numbers, not {logits!r}")
+    values = [_value(z, "a logit") for z in _flatten(logits, "logits")]
+    if not values:
+        raise ValueError("logits must not be empty")
+    return values
+
+
+def log_softmax(logits: Logits) -> list[Value]:
+    r"""Log-softmax :math:`z_i - m - \log\sum_j e^{z_j - m}` with :math:`m = \max_j z_j`.
+
+    NOTE: subtracting the largest logit (a constant) keeps every exponent <= 0, so it never
+    overflows; the result is unchanged because softmax is shift invariant.
+    """
+    z = _logits(logits)
+    m = max(v.data for v in z)
+    log_total = Value.sum([(v - m).exp() for v in z]).log()
+    return [v - m - log_total for v in z]
+
+
+def softmax(logits: Logits) -> list[Value]:
+    r""":math:`\mathrm{softmax}(z)_i = e^{z_i - m} / \sum_j e^{z_j - m}`, :math:`m = \max_j z_j`."""
+    z = _logits(logits)
+    m = max(v.data for v in z)
+    exps = [(v - m).exp() for v in z]
+    total = Value.sum(exps)
+    return [e / total for e in exps]
+
+
+def _class_index(target: object, classes: int) -> int:
+    if isinstance(target, bool) or not isinstance(target, numbers.Integral):
+        raise TypeError(f"a class index must be an integer, not {target!r}")
+    if not 0 <= int(target) < classes:
+        raise ValueError(f"class index {target} is out of range for {classes} classes")
+    return int(target)
+
+
+def _cross_entropy_one(logits: Logits, target: object) -> Value:
+    # -log softmax(z)_t = logsumexp(z) - z_t, built directly (fewer nodes than log_softmax).
+    z = _logits(logits)
+    t = _class_index(target, len(z))
+    m = max(v.data for v in z)
+    return Value.sum([(v - m).exp() for v in z]).log() + m - z[t]
+
+
+def cross_entropy(logits: Any, target_index: Any) -> Value:
+    r"""Softmax cross-entropy :math:`-\log \mathrm{softmax}(z)_t = \log\sum_j e^{z_j} - z_t`.
+
+    One example: ``logits`` a list of Values, ``target_index`` an int. A batch: a list of
+    such lists and a list of ints; the mean over the batch. Stable for large logits
+    (log-sum-exp with the maximum subtracted).
+    """
+    if _is_sequence(target_index):
+        _check_batch(logits, target_index, "cross_entropy")
+        return _mean([_cross_entropy_one(z, t) for z, t in zip(logits, target_index, strict=True)])
+    return _cross_entropy_one(logits, target_index)
+
+
+# NOTE: PyTorch clamps each log term of binary cross-entropy at -100 so that p = 0 or 1
+# gives a finite loss; we do the same (the clamped term is a constant: no gradient).
+_LOG_FLOOR = -100.0
+
+
+def _clamped_log(x: Value) -> Value:
+    if x.data <= 0.0 or math.log(x.data) < _LOG_FLOOR:
+        return Value(_LOG_FLOOR, requires_grad=False)
+    return x.log()
+
+
+def _binary_cross_entropy_one(p: object, y: object) -> Value:
+    probability = _value(p, "a probability")
+    if not 0.0 <= probability.data <= 1.0:
+        raise ValueError(
+            f"binary_cross_entropy needs probabilities in [0, 1], got {probability.data!r} "
+            "(is the output activation a sigmoid?)"
+        )
+    label = float(_value(y, "a label").data)
+    if not 0.0 <= label <= 1.0:
+        raise ValueError(f"binary_cross_entropy needs labels in [0, 1], got {label!r}")
+    terms = []
+    if label != 0.0:
+        terms.append(label * _clamped_log(probability))
+    if label != 1.0:
+        terms.append((1.0 - label) * _clamped_log(1.0 - probability))
+    return -Value.sum(terms)
+
+
+def binary_cross_entropy(p: Any, y: Any) -> Value:
+    r"""Binary cross-entropy :math:`-[y \log p + (1 - y) \log(1 - p)]` for :math:`p \in [0, 1]`.
+
+    One example (a Value and a label in [0, 1]) or a batch (two lists): the batch mean.
+    """
+    if _is_sequence(p):
+        _check_batch(p, y, "binary_cross_entropy")
+        return _mean([_binary_cross_entropy_one(pi, yi) for pi, yi in zip(p, y, strict=True)])
+    return _binary_cross_entropy_one(p, y)
+
+
+def _hinge_one(score: object, label: object) -> Value:
+    y = _value(label, "a label").data
+    if y not in (-1.0, 1.0):
+        raise ValueError(f"hinge_loss needs labels -1 or +1, got {y!r}")
+    return (1.0 - y * _value(score, "a score")).relu()
+
+
+def hinge_loss(scores: Any, labels: Any) -> Value:
+    r"""The SVM max-margin loss :math:`\max(0, 1 - y s)` for labels :math:`y = \pm 1`.
+
+    One example (a score and a label) or a batch (two lists): the batch mean.
+    """
+    if _is_sequence(scores):
+        _check_batch(scores, labels, "hinge_loss")
+        return _mean([_hinge_one(s, y) for s, y in zip(scores, labels, strict=True)])
+    return _hinge_one(scores, labels)

@@ -1,0 +1,379 @@
+r"""Neurons, layers and multi-layer perceptrons built from ``Value`` nodes.
+
+A neuron computes :math:`y = \phi\left(\sum_i w_i x_i + b\right)` with an activation
+:math:`\phi` from ``relu tanh sigmoid linear``. A layer is a list of neurons that read the
+same inputs; an MLP is a chain of layers. Every parameter is a leaf ``Value`` with a stable
+dotted name (``layers.0.neurons.3.w.1``), used by ``state_dict`` and by ``save``/``load``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import numbers
+import os
+import random
+import tempfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from tinygrad_edu.engine import Value
+
+ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "linear": lambda x: x,
+}
+
+FORMAT_NAME = "tinygrad_edu.MLP"
+FORMAT_VERSION = 1
+MAX_PARAMETERS = 1_000_000  # a scalar engine is hopeless far below this; refuse bigger files
+MAX_FILE_BYTES = 64 * 1024 * 1024
+
+Input = Sequence[Value | float] | Any  # a sequence of numbers or Values, or a 1-D numpy array
+
+
+def _check_activation(activation: str) -> Callable[[Value], Value]:
+    if not isinstance(activation, str) or activation not in ACTIVATIONS:
+        raise ValueError(
+            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+        )
+    return ACTIVATIONS[activation]
+
+
+def _check_size(size: object, what: str) -> int:
+    # bool is an int in Python, but MLP(True, ...) is surely a mistake.
+    if isinstance(size, bool) or not isinstance(size, numbers.Integral) or int(size) < 1:
+        raise ValueError(f"{what} must be a positive integer, got {size!r}")
+    return int(size)
+
+
+def _make_rng(seed: int | random.Random | None) -> random.Random:
+    # A local generator: building a model never touches the global random state.
+    return seed if isinstance(seed, random.Random) else random.Random(seed)
+
+
+def _as_inputs(x: Input, expected: int) -> list[Value]:
+    """The inputs as Values; numbers become constant leaves, lifted once per call."""
+    if getattr(x, "ndim", 1) != 1:
+        shape = getattr(x, "shape", None)
+        raise ValueError(f"expected a 1-D input of length {expected}, got shape {shape}")
+    if hasattr(x, "tolist"):
+        x = x.tolist()  # numpy scalars -> Python floats, much faster to lift
+    if isinstance(x, Value | numbers.Real) or not isinstance(x, Sequence | Iterator):
+        raise TypeError(f"expected a sequence of {expected} numbers or Values, got {x!r}")
+    values = [v if isinstance(v, Value) else Value(v, requires_grad=False) for v in x]
+    if len(values) != expected:
+        raise ValueError(f"expected {expected} inputs, got {len(values)}")
+    return values
+
+
+class Module:
+    """Anything with parameters: a neuron, a layer, a whole network."""
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """Every parameter with its stable dotted name, in a fixed order."""
+        return []
+
+    def parameters(self) -> list[Value]:
+        """Every parameter, in the order of ``named_parameters()``."""
+        return [p for _, p in self.named_parameters()]
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to 0.0 (before the next ``backward``)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    def state_dict(self) -> dict[str, float]:
+        """The parameters' values by name, as plain floats."""
+        return {name: p.data for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: Mapping[str, object], strict: bool = True) -> None:
+        """Set parameters from ``state`` (name -> number), or raise and change nothing.
+
+        Raises ``ValueError`` listing every missing, unexpected and non-numeric entry
+        (missing and unexpected names are allowed when ``strict`` is false).
+        """
+        if not isinstance(state, Mapping):
+            raise TypeError(
+                f"state must be a mapping of name -> number, not {type(state).__name__}"
+            )
+        parameters = dict(self.named_parameters())
+        missing = [name for name in parameters if name not in state]
+        unexpected = [str(name) for name in state if name not in parameters]
+        bad = [
+            f"{name}={value!r}"
+            for name, value in state.items()
+            if name in parameters and not _is_finite_number(value)
+        ]
+        problems = []
+        if strict and missing:
+            problems.append(f"missing: {', '.join(missing)}")
+        if strict and unexpected:
+            problems.append(f"unexpected: {', '.join(unexpected)}")
+        if bad:
+            problems.append(f"not a finite number: {', '.join(bad)}")
+        if problems:
+            raise ValueError("cannot load state dict; " + "; ".join(problems))
+        # Everything is checked; only now change the model.
+        for name, value in state.items():
+            if name in parameters:
+                parameters[name].data = float(value)  # type: ignore[arg-type]
+
+
+def _is_finite_number(value: object) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
+
+
+class Neuron(Module):
+    r""":math:`\phi(\sum_i w_i x_i + b)`, weights and bias drawn uniformly from
+    :math:`\pm 1/\sqrt{n_{in}}` (PyTorch's default for ``nn.Linear``)."""
+
+    def __init__(
+        self, nin: int, activation: str = "relu", *, seed: int | random.Random | None = None
+    ) -> None:
+        self.nin = _check_size(nin, "nin")
+        self.activation = activation
+        self._activate = _check_activation(activation)
+        rng = _make_rng(seed)
+        bound = 1.0 / math.sqrt(self.nin)
+        self.w = [Value(rng.uniform(-bound, bound)) for _ in range(self.nin)]
+        self.b = Value(rng.uniform(-bound, bound))
+        _label(self)
+
+    def __call__(self, x: Input) -> Value:
+        """The neuron's output for one input row."""
+        return self._forward(_as_inputs(x, self.nin))
+
+    def _forward(self, x: list[Value]) -> Value:
+        # One n-ary sum node, not a chain of additions: fewer nodes, a faster backward.
+        products = [wi * xi for wi, xi in zip(self.w, x, strict=True)]
+        return self._activate(Value.sum([*products, self.b]))
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``w.0 ... w.{nin-1}`` then ``b``."""
+        return [*((f"w.{i}", w) for i, w in enumerate(self.w)), ("b", self.b)]
+
+    def __repr__(self) -> str:
+        return f"Neuron(nin={self.nin}, activation={self.activation!r})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs; always returns a list."""
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        activation: str = "relu",
+        *,
+        seed: int | random.Random | None = None,
+    ) -> None:
+        self.nin = _check_size(nin, "nin")
+        self.nout = _check_size(nout, "nout")
+        self.activation = activation
+        _check_activation(activation)
+        rng = _make_rng(seed)
+        self.neurons = [Neuron(self.nin, activation, seed=rng) for _ in range(self.nout)]
+        _label(self)
+
+    def __call__(self, x: Input) -> list[Value]:
+        """The outputs of all neurons, one per neuron (a list even for one neuron)."""
+        return self._forward(_as_inputs(x, self.nin))
+
+    def _forward(self, x: list[Value]) -> list[Value]:
+        return [neuron._forward(x) for neuron in self.neurons]
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``neurons.{j}.`` followed by each neuron's names."""
+        return [
+            (f"neurons.{j}.{name}", p)
+            for j, neuron in enumerate(self.neurons)
+            for name, p in neuron.named_parameters()
+        ]
+
+    def __repr__(self) -> str:
+        return f"Layer(nin={self.nin}, nout={self.nout}, activation={self.activation!r})"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``activation`` on hidden layers, ``output_activation`` last.
+
+    ``MLP(2, [16, 16, 1])`` is two ReLU hidden layers of 16 and one linear output, as in
+    micrograd. Calling it gives one Value when the last layer has one neuron, else a list.
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nouts: Sequence[int],
+        activation: str = "relu",
+        output_activation: str = "linear",
+        seed: int | random.Random | None = None,
+    ) -> None:
+        self.nin = _check_size(nin, "nin")
+        if isinstance(nouts, str | bytes) or not isinstance(nouts, Sequence) or not nouts:
+            raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        self.nouts = [_check_size(n, f"layer size {i}") for i, n in enumerate(nouts)]
+        _check_activation(activation)
+        _check_activation(output_activation)
+        self.activation = activation
+        self.output_activation = output_activation
+        rng = _make_rng(seed)
+        sizes = [self.nin, *self.nouts]
+        last = len(self.nouts) - 1
+        self.layers = [
+            Layer(sizes[i], sizes[i + 1], output_activation if i == last else activation, seed=rng)
+            for i in range(len(self.nouts))
+        ]
+        _label(self)
+
+    def __call__(self, x: Input) -> Value | list[Value]:
+        """The network's output for one input row."""
+        values = _as_inputs(x, self.nin)
+        for layer in self.layers:
+            values = layer._forward(values)
+        return values[0] if len(values) == 1 else values
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """``layers.{k}.neurons.{j}.w.{i}`` and ``layers.{k}.neurons.{j}.b``."""
+        return [
+            (f"layers.{k}.{name}", p)
+            for k, layer in enumerate(self.layers)
+            for name, p in layer.named_parameters()
+        ]
+
+    def architecture(self) -> dict[str, Any]:
+        """What ``MLP(**architecture)`` needs to rebuild this network's shape."""
+        return {
+            "nin": self.nin,
+            "nouts": list(self.nouts),
+            "activation": self.activation,
+            "output_activation": self.output_activation,
+        }
+
+    def __repr__(self) -> str:
+        layers = ",\n".join(f"  {layer!r}" for layer in self.layers)
+        return f"MLP(\n{layers}\n)  # {len(self.parameters())} parameters"
+
+    # ---- files -------------------------------------------------------------------------
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the architecture and parameters as JSON, atomically (never pickle)."""
+        document = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "architecture": self.architecture(),
+            "parameters": self.state_dict(),
+        }
+        # allow_nan=False: NaN/Infinity are not JSON, and a model holding them is broken.
+        text = json.dumps(document, indent=1, allow_nan=False)
+        _write_atomically(Path(path), text)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> MLP:
+        """Read a model written by ``save``; any damaged file raises ``ValueError``.
+
+        The file is parsed as data only, and the architecture is checked (positive sizes,
+        at most ``MAX_PARAMETERS`` parameters, exactly the expected parameter names)
+        before any model is built.
+        """
+        path = Path(path)
+        if path.stat().st_size > MAX_FILE_BYTES:  # FileNotFoundError when missing
+            raise ValueError(f"{path}: larger than {MAX_FILE_BYTES} bytes, not a saved MLP")
+        try:
+            document = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject)
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            raise ValueError(f"{path}: not a valid model file ({error})") from None
+        try:
+            architecture, parameters = _check_document(document)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        model = cls(**architecture, seed=0)
+        model.load_state_dict(parameters)
+        return model
+
+
+def _reject(constant: str) -> float:
+    raise ValueError(f"{constant} is not allowed in a model file")
+
+
+def _check_document(document: object) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The architecture and parameters of a saved model, validated without building it."""
+    if not isinstance(document, dict):
+        raise ValueError("the top level must be a JSON object")
+    if document.get("format") != FORMAT_NAME:
+        raise ValueError(f"'format' must be {FORMAT_NAME!r}, got {document.get('format')!r}")
+    if document.get("version") != FORMAT_VERSION:
+        raise ValueError(f"unsupported format version {document.get('version')!r}")
+    expected_keys = {"format", "version", "architecture", "parameters"}
+    if set(document) != expected_keys:
+        raise ValueError(f"keys must be {sorted(expected_keys)}, got {sorted(document)}")
+    architecture = document["architecture"]
+    if not isinstance(architecture, dict) or set(architecture) != {
+        "nin",
+        "nouts",
+        "activation",
+        "output_activation",
+    }:
+        raise ValueError("'architecture' must hold nin, nouts, activation, output_activation")
+    nin = _check_size(architecture["nin"], "nin")
+    nouts = architecture["nouts"]
+    if not isinstance(nouts, list) or not nouts:
+        raise ValueError(f"'nouts' must be a non-empty list of layer sizes, got {nouts!r}")
+    sizes = [nin, *(_check_size(n, f"layer size {i}") for i, n in enumerate(nouts))]
+    _check_activation(architecture["activation"])
+    _check_activation(architecture["output_activation"])
+    count = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    if count > MAX_PARAMETERS:
+        raise ValueError(f"{count} parameters is more than the limit of {MAX_PARAMETERS}")
+    parameters = document["parameters"]
+    if not isinstance(parameters, dict):
+        raise ValueError("'parameters' must be a JSON object of name -> number")
+    if len(parameters) != count:
+        raise ValueError(
+            f"the architecture has {count} parameters, the file holds {len(parameters)}"
+        )
+    expected = set(_parameter_names(sizes))
+    wrong = sorted(set(parameters) - expected)
+    if wrong:
+        raise ValueError(f"unexpected parameter names: {', '.join(wrong[:10])}")
+    bad = [name for name, value in parameters.items() if not _is_finite_number(value)]
+    if bad:
+        raise ValueError(f"parameters that are not finite numbers: {', '.join(bad[:10])}")
+    return architecture, parameters
+
+
+def _parameter_names(sizes: list[int]) -> Iterator[str]:
+    for k, (nin, nout) in enumerate(itertools.pairwise(sizes)):
+        for j in range(nout):
+            for i in range(nin):
+                yield f"layers.{k}.neurons.{j}.w.{i}"
+            yield f"layers.{k}.neurons.{j}.b"
+
+
+def _label(module: Module) -> None:
+    # Parameter labels show in graph drawings; an enclosing module relabels with its prefix.
+    for name, p in module.named_parameters():
+        p.label = name
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Write to a temporary file next to ``path``, then rename: never a half-written file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,305 @@
+r"""Training loops: ``fit`` a model to ``(X, y)``, then ``evaluate`` it on a test set.
+
+How the model's outputs become a loss and a predicted class depends on the loss:
+
+====== ===================== ==================================== ============================
+loss   model output          target used by the loss              predicted class
+====== ===================== ==================================== ============================
+hinge  one score             labels 0/1 mapped to -1/+1           1 if score > 0
+ce     one logit per class   the class index                      argmax of the logits
+bce    one probability       the label 0/1                        1 if probability >= 0.5
+mse    one value             the label as a number                1 if value >= 0.5
+mse    one value per class   one-hot of the class index           argmax of the outputs
+====== ===================== ==================================== ============================
+
+A custom ``loss`` is a function ``(outputs, targets) -> Value`` over a batch; pass
+``accuracy=`` (a function of the same arguments returning a float) to get accuracies,
+otherwise they are recorded as NaN rather than guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+from tqdm.auto import tqdm  # type: ignore[import-untyped]  # no stubs in the venv
+
+from tinygrad_edu.data.splits import batches as make_batches
+from tinygrad_edu.engine import Value, no_grad
+from tinygrad_edu.nn.losses import binary_cross_entropy, cross_entropy, hinge_loss, mse_loss
+from tinygrad_edu.optim import Optimizer
+
+Output = Value | list[Value]
+LossFunction = Callable[[list[Output], Any], Value]
+AccuracyFunction = Callable[[list[Output], Any], float]
+Model = Callable[[Any], Output]
+LOSSES = ("hinge", "ce", "bce", "mse")
+
+
+@dataclass
+class History:
+    """Per-epoch training loss and accuracy (means over the epoch's batches)."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float] = field(default_factory=list)
+
+
+class Evaluation(NamedTuple):
+    """The mean loss and the accuracy of a model on a dataset."""
+
+    loss: float
+    accuracy: float
+
+
+def _scores(outputs: list[Output], loss: str) -> list[Value]:
+    for output in outputs:
+        if not isinstance(output, Value):
+            raise ValueError(f"loss {loss!r} needs a model with one output, got {len(output)}")
+    return outputs  # type: ignore[return-value]
+
+
+def _binary_labels(targets: Any, loss: str) -> list[float]:
+    labels = np.asarray(targets, dtype=np.float64).tolist()
+    if any(label not in (0.0, 1.0) for label in labels):
+        raise ValueError(f"loss {loss!r} needs labels 0 or 1 (a binary dataset)")
+    return labels  # type: ignore[no-any-return]
+
+
+def _hinge(outputs: list[Output], targets: Any) -> Value:
+    labels = [2.0 * label - 1.0 for label in _binary_labels(targets, "hinge")]
+    return hinge_loss(_scores(outputs, "hinge"), labels)
+
+
+def _bce(outputs: list[Output], targets: Any) -> Value:
+    return binary_cross_entropy(_scores(outputs, "bce"), _binary_labels(targets, "bce"))
+
+
+def _ce(outputs: list[Output], targets: Any) -> Value:
+    for output in outputs:
+        if isinstance(output, Value):
+            raise ValueError("loss 'ce' needs a model with one output per class, got one output")
+    return cross_entropy(outputs, np.asarray(targets).tolist())
+
+
+def _mse(outputs: list[Output], targets: Any) -> Value:
+    if isinstance(outputs[0], Value):
+        return mse_loss(outputs, np.asarray(targets, dtype=np.float64).tolist())
+    classes = len(outputs[0])
+    one_hot = [[1.0 if c == label else 0.0 for c in range(classes)] for label in targets]
+    return mse_loss(outputs, one_hot)
+
+
+def _predicted_classes(outputs: list[Output], loss: str) -> list[int]:
+    predictions = []
+    for output in outputs:
+        if isinstance(output, Value):
+            # NOTE: a hinge score of exactly 0 is on the margin's centre line: class 0.
+            positive = output.data > 0.0 if loss == "hinge" else output.data >= 0.5
+            predictions.append(int(positive))
+        else:
+            scores = [v.data for v in output]
+            predictions.append(scores.index(max(scores)))
+    return predictions
+
+
+def _accuracy_for(loss: str) -> AccuracyFunction:
+    def accuracy(outputs: list[Output], targets: Any) -> float:
+        predicted = _predicted_classes(outputs, loss)
+        labels = np.asarray(targets).tolist()
+        correct: int = sum(p == t for p, t in zip(predicted, labels, strict=True))
+        return correct / len(labels)
+
+    return accuracy
+
+
+_NAMED_LOSSES: dict[str, LossFunction] = {"hinge": _hinge, "ce": _ce, "bce": _bce, "mse": _mse}
+
+
+def _resolve(
+    loss: str | LossFunction, accuracy: AccuracyFunction | None
+) -> tuple[LossFunction, AccuracyFunction | None]:
+    if isinstance(loss, str):
+        if loss not in _NAMED_LOSSES:
+            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+        return _NAMED_LOSSES[loss], accuracy or _accuracy_for(loss)
+    if not callable(loss):
+        raise TypeError(f"loss must be a name ({', '.join(LOSSES)}) or a function, not {loss!r}")
+    return loss, accuracy
+
+
+def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
+    X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
+    if X.ndim != 2:
+        raise ValueError(f"X must be a 2-D array (one row per example), got shape {X.shape}")
+    if len(X) != len(y) or len(X) == 0:
+        raise ValueError(f"X has {len(X)} rows and y has {len(y)} labels; need equal, non-zero")
+    return X, y
+
+
+def _check_positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def fit(
+    model: Model,
+    X: Any,
+    y: Any,
+    *,
+    loss: str | LossFunction,
+    optimizer: Optimizer,
+    epochs: int,
+    batch_size: int | None = None,
+    progress: bool = True,
+    seed: int | None = None,
+    accuracy: AccuracyFunction | None = None,
+    on_epoch: Callable[[int, float, float], None] | None = None,
+) -> History:
+    r"""Train ``model`` by mini-batch gradient descent; return the per-epoch ``History``.
+
+    Each step: forward every row of the batch, :math:`L = ` ``loss(outputs, targets)``,
+    ``optimizer.zero_grad()``, ``L.backward()``, ``optimizer.step()``. ``batch_size=None``
+    uses the whole set as one batch; batches are reshuffled each epoch (``seed`` fixes the
+    order). An epoch's loss and accuracy are averaged over its batches, weighted by batch
+    size, as measured on the forward passes that trained (as Keras reports them).
+    ``on_epoch(epoch, loss, accuracy)`` is called after each epoch (epochs count from 1).
+    """
+    X, y = _check_data(X, y)
+    loss_function, accuracy_function = _resolve(loss, accuracy)
+    epochs = _check_positive("epochs", epochs)
+    size = len(X) if batch_size is None else _check_positive("batch_size", batch_size)
+    shuffle_seeds = np.random.default_rng(seed)
+    history = History()
+    bar = tqdm(range(1, epochs + 1), desc="epoch", disable=not progress, leave=False)
+    for epoch in bar:
+        total_loss = total_accuracy = 0.0
+        order_seed = int(shuffle_seeds.integers(2**63))
+        for X_batch, y_batch in make_batches(X, y, size, shuffle=size < len(X), seed=order_seed):
+            outputs = [model(row) for row in X_batch]
+            batch_loss = loss_function(outputs, y_batch)
+            optimizer.zero_grad()
+            batch_loss.backward()
+            optimizer.step()
+            total_loss += batch_loss.data * len(X_batch)
+            if accuracy_function is not None:
+                total_accuracy += accuracy_function(outputs, y_batch) * len(X_batch)
+        epoch_loss = total_loss / len(X)
+        epoch_accuracy = total_accuracy / len(X) if accuracy_function else math.nan
+        history.loss.append(epoch_loss)
+        history.accuracy.append(epoch_accuracy)
+        bar.set_postfix(loss=f"{epoch_loss:.4f}", accuracy=f"{epoch_accuracy:.3f}")
+        if on_epoch is not None:
+            on_epoch(epoch, epoch_loss, epoch_accuracy)
+    bar.close()
+    return history
+
+
+def evaluate(
+    model: Model,
+    X: Any,
+    y: Any,
+    *,
+    loss: str | LossFunction,
+    accuracy: AccuracyFunction | None = None,
+) -> Evaluation:
+    """The mean loss and the accuracy of ``model`` on ``(X, y)``, without building a graph."""
+    X, y = _check_data(X, y)
+    loss_function, accuracy_function = _resolve(loss, accuracy)
+    with no_grad():
+        outputs = [model(row) for row in X]
+        value = loss_function(outputs, y).data
+        score = accuracy_function(outputs, y) if accuracy_function else math.nan
+    return Evaluation(loss=value, accuracy=score)
+
+
+def accuracy(model: Model, X: Any, y: Any, *, loss: str = "hinge") -> float:
+    """The fraction of ``(X, y)`` that ``model`` classifies right, as ``fit`` defines it
+    for ``loss`` (see the table at the top of this module)."""
+    return evaluate(model, X, y, loss=loss).accuracy
+
+
+def predict(model: Model, X: Any, *, loss: str = "hinge") -> list[int]:
+    """The class ``model`` predicts for each row of ``X``, as ``fit`` defines it for ``loss``."""
+    if loss not in _NAMED_LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    X = np.asarray(X, dtype=np.float64)
+    with no_grad():
+        return _predicted_classes([model(row) for row in X], loss)
+
+
+def plot_training(
+    path: str | os.PathLike[str],
+    history: History,
+    *,
+    model: Model | None = None,
+    X: Any = None,
+    y: Any = None,
+    loss: str = "hinge",
+    resolution: int = 60,
+) -> None:
+    """Write the loss curve to ``path`` (png, svg or pdf), atomically.
+
+    Given a ``model`` and 2-D data ``X, y``, a second panel shows the data over the
+    model's decision regions (its predicted class on a ``resolution`` x ``resolution``
+    grid, as ``fit`` defines it for ``loss``).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display needed
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    file_format = path.suffix.lower().lstrip(".")
+    if file_format not in ("png", "svg", "pdf"):
+        raise ValueError(f"{path}: the plot's file name must end in .png, .svg or .pdf")
+    show_boundary = model is not None
+    if show_boundary:
+        X, y = _check_data(X, y)
+        if X.shape[1] != 2:
+            raise ValueError(f"a decision boundary needs 2-D data, got {X.shape[1]} features")
+    figure, axes = plt.subplots(1, 2 if show_boundary else 1, figsize=(10, 4), squeeze=False)
+    try:
+        curve = axes[0][0]
+        curve.plot(range(1, len(history.loss) + 1), history.loss, marker=".")
+        curve.set(xlabel="epoch", ylabel="training loss", title="loss")
+        if model is not None:
+            _draw_decision_regions(axes[0][1], model, X, y, loss, resolution)
+        figure.tight_layout()
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
+        os.close(handle)
+        try:
+            figure.savefig(temporary, format=file_format)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+    finally:
+        plt.close(figure)
+
+
+def _draw_decision_regions(
+    axes: Any, model: Model, X: Any, y: Any, loss: str, resolution: int
+) -> None:
+    margin = 0.5
+    xs = np.linspace(X[:, 0].min() - margin, X[:, 0].max() + margin, resolution)
+    ys = np.linspace(X[:, 1].min() - margin, X[:, 1].max() + margin, resolution)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+    classes = np.array(predict(model, grid, loss=loss)).reshape(grid_x.shape)
+    levels = np.arange(int(max(classes.max(), np.max(y))) + 2) - 0.5
+    axes.contourf(grid_x, grid_y, classes, levels=levels, cmap="coolwarm", alpha=0.35)
+    axes.scatter(X[:, 0], X[:, 1], c=y, cmap="coolwarm", edgecolors="black", s=20)
+    axes.set(xlabel="$x_1$", ylabel="$x_2$", title="decision boundary")
+
+
+__all__ = ["Evaluation", "History", "accuracy", "evaluate", "fit", "plot_training", "predict"]
