@@ -11,9 +11,9 @@ import statistics
 from collections.abc import Callable
 from typing import Any
 
-ENGINES = ("tinygrad_edu", "micrograd", "torch", "floats")
 OURS = "tinygrad_edu"
 BASELINE = "micrograd"
+FLOOR = "floats"
 AGREEMENT_TOLERANCE = 1e-9
 CHECK_KEYS = ("loss", "grad_checksum", "output", "input_grad", "grad_sum")
 
@@ -99,7 +99,7 @@ def comparison(baseline: float, other: float) -> str:
 def ratio_lines(data: dict[str, Any]) -> list[str]:
     """Each engine against micrograd, from this same run."""
     results = data["results"]
-    engines = [e for e in ENGINES if e not in (BASELINE, "floats")]
+    engines = [e for e in data["engines"] if e not in (BASELINE, FLOOR)]
     lines: list[str] = []
     if not data["engines"][BASELINE]["available"]:
         return [f"{BASELINE} is not installed: no ratios."]
@@ -233,7 +233,7 @@ def disagreements(data: dict[str, Any]) -> list[str]:
 def table_rows(data: dict[str, Any]) -> list[list[str]]:
     """The table of medians: one row per figure, one column per engine."""
     results = data["results"]
-    engines = list(ENGINES)
+    engines = list(data["engines"])
     rows: list[list[str]] = []
 
     def row(label: str, figure: Callable[[str], str]) -> None:
@@ -257,6 +257,12 @@ def table_rows(data: dict[str, Any]) -> list[list[str]]:
 
     for gc_mode in ("on", "off"):
         row(f"MLP step, gc {gc_mode} (ms)", timed(results["mlp"][gc_mode], "step", 1e3, 1))
+
+    def mlp_nodes(engine: str) -> str:
+        entry = results["mlp"]["on"].get(engine) or {}
+        return f"{entry['op_nodes']}" if "op_nodes" in entry else "—"
+
+    row("MLP step: op nodes in the graph", mlp_nodes)
     chain = results["chain"]
     for size in sorted(chain, key=int):
         name = size_name(int(size))
@@ -304,7 +310,7 @@ def table_rows(data: dict[str, Any]) -> list[list[str]]:
 def floor_lines(data: dict[str, Any]) -> list[str]:
     """Each engine's time as a multiple of plain floats doing the same forward arithmetic."""
     results = data["results"]
-    engines = [e for e in ENGINES if e != "floats"]
+    engines = [e for e in data["engines"] if e != FLOOR]
     lines = []
 
     def add(title: str, floor: float | None, figure: Callable[[str], float | None]) -> None:
@@ -317,23 +323,23 @@ def floor_lines(data: dict[str, Any]) -> list[str]:
     mlp = results["mlp"]["on"]
     add(
         "MLP step (gc on) vs float forward+loss",
-        median(mlp.get("floats"), "step"),
+        median(mlp.get(FLOOR), "step"),
         lambda e: median(mlp.get(e), "step"),
     )
     chain = results["chain"]
     if chain:
-        size = max((s for s in chain if "floats" in chain[s]), key=int, default=None)
+        size = max((s for s in chain if FLOOR in chain[s]), key=int, default=None)
         if size is not None:
             entries = chain[size]
             add(
                 f"chain {size_name(int(size))} forward",
-                median(entries.get("floats"), "forward"),
+                median(entries.get(FLOOR), "forward"),
                 lambda e: median(entries.get(e), "forward"),
             )
     tree = results["tree"]
     add(
         "tree forward",
-        median(tree.get("floats"), "forward"),
+        median(tree.get(FLOOR), "forward"),
         lambda e: median(tree.get(e), "forward"),
     )
     return lines
@@ -427,7 +433,7 @@ def render(data: dict[str, Any], markdown: bool = False) -> str:
             f"{bullet}all engines agree on every loss, output and gradient sum ({tolerance})"
         )
     section("Medians")
-    out.extend(table([["figure", *ENGINES], *table_rows(data)]))
+    out.extend(table([["figure", *data["engines"]], *table_rows(data)]))
     section("Distance to the plain-float floor")
     out.extend(bullet + line for line in floor_lines(data))
     section("Notes")

@@ -43,6 +43,8 @@ HIDE_VARIABLE = "TINYGRAD_EDU_BENCH_HIDE"
 RAISED_RECURSION_LIMIT = 10**7
 RAISED_STACK_BYTES = 1 << 30  # virtual; only the pages a deep recursion touches are used
 WORKER_TIMEOUT_SECONDS = 1800
+# Engines whose graphs are Python objects: tracemalloc sees them and a walk can count them.
+MEMORY_ENGINES = ("tinygrad_edu", "micrograd")
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class Plan:
 
 PLANS = {
     "full": Plan("full", 3, 100, 3, (10**3, 10**4, 10**5, 10**6), (), 10**5, 10**5),
-    "quick": Plan("quick", 1, 100, 1, (10**3, 10**4, 10**5), (10**6,), 10**5, 10**5),
+    # --quick: one process each, chains to 1e5 (1e6 for tinygrad_edu), smaller tree and memory.
+    "quick": Plan("quick", 1, 100, 1, (10**3, 10**4, 10**5), (10**6,), 3 * 10**4, 3 * 10**4),
     "smoke": Plan("smoke", 1, 4, 1, (200, 400), (), 100, 200),
 }
 
@@ -94,7 +97,7 @@ def run_worker(
         samples = [workloads.tree(engine, a, b) for _ in range(inner_repeats(2 * size))]
         return pool_samples(samples)
     if workload == "memory":
-        if engine_name not in ("tinygrad_edu", "micrograd"):
+        if engine_name not in MEMORY_ENGINES:
             return {"unavailable": "tracemalloc cannot see this engine's graph memory"}
         return workloads.graph_memory(engine, size)
     raise ValueError(f"unknown workload {workload!r}")
@@ -119,6 +122,9 @@ def measure_mlp(
             for b, p in zip(before, params, strict=True)
         ]
         result["grad_checksum"] = math.fsum((1 + i % 7) * g for i, g in enumerate(gradients))
+    if engine.name in MEMORY_ENGINES:
+        nodes = workloads.mlp_graph_size(engine, model, params, points, labels)
+        result["op_nodes"], result["leaves"] = nodes
     times = []
     for _ in range(steps):
         if gc_mode == "off":
@@ -311,7 +317,7 @@ def run_plan(plan: Plan, engines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     results["memory"] = {
         name: repeat_worker(plan.repeats, name, "memory", plan.memory_nodes)
         for name in available
-        if name in ("tinygrad_edu", "micrograd")
+        if name in MEMORY_ENGINES
     }
     return results
 

@@ -361,6 +361,18 @@ def mlp_step(
     return engine.value(loss)
 
 
+def mlp_graph_size(
+    engine: Engine,
+    model: Callable[[Sequence[float]], Any],
+    params: list[Any],
+    points: list[list[float]],
+    labels: list[float],
+) -> tuple[int, int]:
+    """(op nodes, leaves) of one step's graph: the engines' graphs need not be the same size."""
+    loss = hinge_l2_loss(engine, [model(x) for x in points], labels, params)
+    return engine.count_nodes(loss)
+
+
 def build_chain(x: Any, n_nodes: int) -> Any:
     r"""``n_nodes / 2`` steps of :math:`x \mapsto 1.0001\,x + 0.5` (a ``*`` and a ``+`` node)."""
     for _ in range(n_nodes // 2):
