@@ -174,7 +174,10 @@ def run_in_deep_thread(function: Callable[[], dict[str, Any]]) -> dict[str, Any]
     outcome: dict[str, Any] = {}
 
     def target() -> None:
-        outcome.update(function())
+        try:
+            outcome.update(function())
+        except Exception as error:  # reported like a crash in the main thread would be
+            outcome["error"] = f"{type(error).__name__}: {error}"
 
     thread = threading.Thread(target=target)
     thread.start()
