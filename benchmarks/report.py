@@ -418,7 +418,9 @@ def render(data: dict[str, Any], markdown: bool = False) -> str:
     def section(title: str) -> None:
         out.extend(["", f"### {title}", ""] if markdown else ["", title])
 
-    out.extend(f"{bullet}{line}" if markdown and i else line for i, line in enumerate(header(data)))
+    title, *details = header(data)
+    out.append(f"**{title}**\n" if markdown else title)
+    out.extend(bullet + line if markdown else line for line in details)
     section(f"Ratios to {BASELINE} (same run)")
     out.extend(bullet + line for line in ratio_lines(data))
     section("Targets (SPEC §8)")
