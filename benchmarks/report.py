@@ -183,22 +183,20 @@ def targets(data: dict[str, Any]) -> list[Target]:
         f"1e6-node chain forward+backward < {BIG_CHAIN_SECONDS_TARGET:g} s, default recursion limit"
     )
     big = results["chain"].get(str(BIG_CHAIN_NODES), {}).get(OURS)
+    total = median_total(big)
     if big is None:
         rows.append((description, "not run at this size", "N/A"))
-    elif "default_limit_error" in big or failure(big):
+    elif total is None or "default_limit_error" in big:  # it failed at the default limit
         rows.append((description, failure(big) or "RecursionError", "MISS"))
     else:
-        total = median_total(big)
-        assert total is not None
         rows.append((description, f"{total:.2f} s", verdict(total < BIG_CHAIN_SECONDS_TARGET)))
     description = f"backward ns/node max/min <= {NS_PER_NODE_SPREAD_TARGET:g} over 1e3..1e6 nodes"
     per_node = backward_ns_per_node(results["chain"], OURS)
-    if not {SPREAD_RANGE[0], SPREAD_RANGE[1]} <= set(per_node):
+    value = spread(per_node) if set(SPREAD_RANGE) <= set(per_node) else None
+    if value is None:
         measured = ", ".join(size_name(n) for n in sorted(per_node)) or "none"
         rows.append((description, f"needs 1e3 and 1e6 (measured: {measured})", "N/A"))
     else:
-        value = spread(per_node)
-        assert value is not None
         rows.append((description, f"{value:.2f}x", verdict(value <= NS_PER_NODE_SPREAD_TARGET)))
     return rows
 
@@ -353,7 +351,8 @@ def notes(data: dict[str, Any]) -> list[str]:
         f"{plan['mlp_steps']} timed step(s) per process after one warm-up step, "
         f"{plan['mlp_points']} moons points.",
         "gc off: gc.disable() in the benchmark process only; gc.collect() runs between steps, "
-        "outside the timer.",
+        "outside the timer, so micrograd's graph is freed there while tinygrad_edu's is freed "
+        "by reference counting inside the timed step.",
         "Chains and trees run with the garbage collector on, as users run them.",
         "† RecursionError at the default recursion limit; measured with "
         "sys.setrecursionlimit(10**7) in a thread with a 1 GiB stack.",
