@@ -266,24 +266,30 @@ def _unary(op: Op, a: Value) -> Value:
 def topological_order(root: Value) -> list[Value]:
     """Nodes below ``root`` that need a gradient, every node after all of its inputs.
 
-    Iterative depth-first search (a stack of input iterators), so a million-node chain
-    needs no recursion.
+    Iterative depth-first search, so a million-node chain needs no recursion. A node is
+    placed in ``order`` on its second visit, when all of its inputs are placed. The stack
+    holds nodes only: keeping a tuple or iterator per pending node made the garbage
+    collector rescan them, and backward ns/node grew 3x from 1e4 to 1e6 nodes.
     """
     order: list[Value] = []
-    visited = {root}
-    # Inputs are visited last-first, so that backward (which runs this order in reverse)
-    # handles the first argument's branch first: the order in which a person reads it.
-    stack = [(root, reversed(root.inputs))]
+    expanded: set[Value] = set()  # its inputs are on the stack (or placed)
+    placed: set[Value] = set()
+    stack = [root]
     while stack:
-        node, pending_inputs = stack[-1]
-        for x in pending_inputs:
-            if x.requires_grad and x not in visited:
-                visited.add(x)
-                stack.append((x, reversed(x.inputs)))
-                break
-        else:  # every input is in order already
+        node = stack[-1]
+        if node in placed:
             stack.pop()
+        elif node in expanded:
+            stack.pop()
+            placed.add(node)
             order.append(node)
+        else:
+            expanded.add(node)
+            # Pushed first-to-last, so the last input is placed first and backward (which
+            # runs this order in reverse) handles the first argument's branch first.
+            for x in node.inputs:
+                if x.requires_grad and x not in expanded:
+                    stack.append(x)
     return order
 
 
