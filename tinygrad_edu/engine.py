@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from itertools import repeat
 from operator import attrgetter
-from typing import Any, Union
+from typing import Any, Union, cast
 
 from tinygrad_edu.ops import FLOAT_FUNCTIONS, OPS, Op
 
@@ -238,7 +238,7 @@ def _lift_all(terms: Iterable[object]) -> tuple[Value, ...]:
     for term in inputs:  # a scan first: rebuilding only when needed made Value.sum 30% faster
         if not isinstance(term, Value):
             return tuple([t if isinstance(t, Value) else _constant(t) for t in inputs])
-    return inputs
+    return cast(tuple[Value, ...], inputs)
 
 
 def _constant(x: object) -> Value:
