@@ -278,29 +278,27 @@ def _unary(op: Op, a: Value) -> Value:
 def topological_order(root: Value) -> list[Value]:
     """Nodes below ``root`` that need a gradient, every node after all of its inputs.
 
-    Iterative depth-first search, so a million-node chain needs no recursion. A node is
-    placed in ``order`` on its second visit, when all of its inputs are placed. The stack
-    holds nodes only: keeping a tuple or iterator per pending node made the garbage
-    collector rescan them, and backward ns/node grew 3x from 1e4 to 1e6 nodes.
+    Iterative depth-first search, so a million-node chain needs no recursion. Entering a
+    node pushes it back with a ``None`` marker above it, then its inputs; when the marker
+    comes off the stack, everything above it is placed, so the node is placed too. The
+    stack holds only nodes and markers: a tuple or iterator per pending node made the
+    garbage collector rescan them, and backward ns/node grew 3x from 1e4 to 1e6 nodes.
     """
     order: list[Value] = []
-    expanded: set[Value] = set()  # its inputs are on the stack (or placed)
-    placed: set[Value] = set()
-    stack = [root]
+    visited: set[Value] = set()
+    stack: list[Value | None] = [root]
     while stack:
-        node = stack[-1]
-        if node in placed:
-            stack.pop()
-        elif node in expanded:
-            stack.pop()
-            placed.add(node)
-            order.append(node)
-        else:
-            expanded.add(node)
+        node = stack.pop()
+        if node is None:  # the marker: all inputs of the node below it are placed
+            order.append(cast(Value, stack.pop()))
+        elif node not in visited:
+            visited.add(node)
+            stack.append(node)
+            stack.append(None)
             # Pushed first-to-last, so the last input is placed first and backward (which
             # runs this order in reverse) handles the first argument's branch first.
             for x in node.inputs:
-                if x.requires_grad and x not in expanded:
+                if x.requires_grad and x not in visited:
                     stack.append(x)
     return order
 
