@@ -96,10 +96,13 @@ boundary.contourf(grid_x, grid_y, grid_scores, levels=20, cmap="coolwarm", alpha
                   vmin=-limit, vmax=limit)  # fmt: skip
 boundary.contour(grid_x, grid_y, grid_scores, levels=[0.0], colors="black")
 boundary.scatter(X_train[:, 0], X_train[:, 1], c=y_train, cmap="coolwarm", edgecolors="black",
-                 s=25, label="training points")  # fmt: skip
+                 s=25)  # fmt: skip
 boundary.scatter(X_test[:, 0], X_test[:, 1], c=y_test, cmap="coolwarm", marker="X", s=80,
-                 edgecolors="black", label="test points")  # fmt: skip
+                 edgecolors="black")  # fmt: skip
 boundary.set(xlabel="$x_1$", ylabel="$x_2$", title="score $s(x)$ and decision boundary $s = 0$")
+# Grey stand-ins for the legend: there the marker's shape matters, not its colour.
+boundary.scatter([], [], c="lightgrey", edgecolors="black", s=25, label="training points")
+boundary.scatter([], [], c="lightgrey", marker="X", s=80, edgecolors="black", label="test points")
 boundary.legend(loc="lower left")
 figure.tight_layout()
 plt.show()
