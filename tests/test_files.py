@@ -32,3 +32,18 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(
         write_atomically(target, "new")
     assert target.read_text(encoding="utf-8") == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["model.json"]
+
+
+def test_a_new_file_gets_the_usual_permissions_and_an_old_one_keeps_its_own(
+    tmp_path: Path,
+) -> None:
+    previous = os.umask(0o022)
+    try:
+        write_atomically(tmp_path / "new.svg", "<svg/>")
+        assert (tmp_path / "new.svg").stat().st_mode & 0o777 == 0o644
+        (tmp_path / "old.json").write_text("{}", encoding="utf-8")
+        (tmp_path / "old.json").chmod(0o640)
+        write_atomically(tmp_path / "old.json", "[]")
+        assert (tmp_path / "old.json").stat().st_mode & 0o777 == 0o640
+    finally:
+        os.umask(previous)

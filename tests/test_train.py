@@ -245,3 +245,15 @@ def test_plot_training_rejects_unknown_formats_and_non_2d_boundaries(tmp_path: P
         plot_training(tmp_path / "a.png", History(), model=model, X=X, y=y, loss="ce")
     assert os.listdir(tmp_path) == []
     assert np.isfinite(X).all()
+
+
+def test_plot_training_leaves_the_plotting_backend_alone(tmp_path: Path) -> None:
+    import matplotlib
+
+    before = matplotlib.get_backend()
+    matplotlib.use("svg")  # stands in for a notebook's inline backend
+    try:
+        plot_training(tmp_path / "loss.png", History(loss=[1.0, 0.5], accuracy=[0.5, 0.9]))
+        assert matplotlib.get_backend() == "svg"
+    finally:
+        matplotlib.use(before)

@@ -24,8 +24,20 @@ def write_atomically(path: str | os.PathLike[str], content: bytes | str) -> Path
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would.
+        os.chmod(temporary, _mode_for(target))
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
     return target
+
+
+def _mode_for(target: Path) -> int:
+    """The existing file's permissions, or 0o666 minus the umask for a new file."""
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)  # the only way to read it is to set it; restored at once
+        os.umask(umask)
+        return 0o666 & ~umask

@@ -252,10 +252,9 @@ def plot_training(
     model's decision regions (its predicted class on a ``resolution`` x ``resolution``
     grid, as ``fit`` defines it for ``loss``).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only: no display needed
-    import matplotlib.pyplot as plt
+    # A bare Figure, not pyplot: it needs no display and leaves the user's (notebook)
+    # plotting backend alone.
+    from matplotlib.figure import Figure
 
     path = Path(path)
     file_format = path.suffix.lower().lstrip(".")
@@ -266,19 +265,17 @@ def plot_training(
         X, y = _check_data(X, y)
         if X.shape[1] != 2:
             raise ValueError(f"a decision boundary needs 2-D data, got {X.shape[1]} features")
-    figure, axes = plt.subplots(1, 2 if show_boundary else 1, figsize=(10, 4), squeeze=False)
-    try:
-        curve = axes[0][0]
-        curve.plot(range(1, len(history.loss) + 1), history.loss, marker=".")
-        curve.set(xlabel="epoch", ylabel="training loss", title="loss")
-        if model is not None:
-            _draw_decision_regions(axes[0][1], model, X, y, loss, resolution)
-        figure.tight_layout()
-        picture = io.BytesIO()
-        figure.savefig(picture, format=file_format)
-        write_atomically(path, picture.getvalue())
-    finally:
-        plt.close(figure)
+    figure = Figure(figsize=(10, 4))
+    axes = figure.subplots(1, 2 if show_boundary else 1, squeeze=False)
+    curve = axes[0][0]
+    curve.plot(range(1, len(history.loss) + 1), history.loss, marker=".")
+    curve.set(xlabel="epoch", ylabel="training loss", title="loss")
+    if model is not None:
+        _draw_decision_regions(axes[0][1], model, X, y, loss, resolution)
+    figure.tight_layout()
+    picture = io.BytesIO()
+    figure.savefig(picture, format=file_format)
+    write_atomically(path, picture.getvalue())
 
 
 def _draw_decision_regions(

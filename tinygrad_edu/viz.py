@@ -11,9 +11,10 @@ r"""Draw computation graphs and step through the backward pass.
   with the numbers filled in; :func:`draw_dot` with ``step=k`` draws the graph as it stands
   after step ``k`` and :func:`step_through` shows the frames in a notebook.
 
-The graph walk is the engine's own :func:`~tinygrad_edu.engine.topological_order` and the
-numbers on the arrows come from :func:`~tinygrad_edu.engine.local_derivatives`: nothing here
-re-derives a gradient rule.
+The step-through follows the engine's own :func:`~tinygrad_edu.engine.topological_order`
+and takes its numbers from :func:`~tinygrad_edu.engine.local_derivatives`: nothing here
+re-derives a gradient rule. (Edges into non-commutative ops are labelled with the input's
+role, e.g. ``base`` and ``exponent``, not with numbers.)
 
 Clustering convention (``cluster=True``), relying only on parameter labels as
 ``tinygrad_edu.nn`` names them (``layers.0.neurons.3.w.1``, ``layers.0.neurons.3.b``):
