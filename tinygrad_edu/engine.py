@@ -226,6 +226,8 @@ def _lift(x: object) -> Value | None:
     """A Value as is, a real number as a constant leaf, anything else None."""
     if isinstance(x, Value):
         return x
+    if type(x) is float:  # the usual constant (x * 2.0), without two more calls
+        return _new_node(x, (), None, False)
     try:
         return _constant(x)
     except TypeError:
