@@ -85,13 +85,13 @@ def _exp(a: float) -> float:
 
 
 def _log(a: float) -> float:
-    if a <= 0.0:
+    if not a > 0.0:  # written so that NaN fails too
         raise ValueError(f"log({a!r}): the logarithm needs a positive number")
     return math.log(a)
 
 
 def _sqrt(a: float) -> float:
-    if a < 0.0:
+    if not a >= 0.0:  # written so that NaN fails too
         raise ValueError(f"sqrt({a!r}): the square root needs a number >= 0")
     return math.sqrt(a)
 
@@ -118,10 +118,11 @@ def _d_power_d_base(fn: Any, a: Any, b: Any, out: Any) -> Any:
 
 
 def _d_power_d_exponent(fn: Any, a: Any, b: Any, out: Any) -> Any:
-    # NOTE: at a = 0 (b > 0) we take the limit a**b * ln a -> 0, as PyTorch does.
+    # NOTE: at a = 0 (b >= 0) we take 0, as PyTorch does: the limit a**b * ln a -> 0 for
+    # b > 0, and at b = 0 (where 0**b jumps from 1 to 0) the one-sided value from b > 0.
     if a > 0.0:
         return out * fn.log(a)
-    if float(a) == 0.0 and b > 0.0:
+    if float(a) == 0.0 and b >= 0.0:
         return 0.0
     raise ValueError(
         f"{float(a)!r} ** {float(b)!r}: no derivative with respect to the exponent "
@@ -150,7 +151,8 @@ OPS: dict[str, Op] = {
         Op("**", _power,
            (_d_power_d_base, _d_power_d_exponent),
            domain=((0.5, 3.0), (-2.0, 2.0)),
-           pinned=(((2.0, 3.0), 8.0, (12.0, 8.0 * math.log(2.0))), ((0.0, 2.0), 0.0, (0.0, 0.0)))),
+           pinned=(((2.0, 3.0), 8.0, (12.0, 8.0 * math.log(2.0))), ((0.0, 2.0), 0.0, (0.0, 0.0)),
+                   ((0.0, 0.0), 1.0, (0.0, 0.0)))),
         Op("sum", lambda *xs: math.fsum(xs),
            (1.0,), variadic=True,
            domain=((-3.0, 3.0),) * 3, pinned=(((1.0, 2.0, 3.5), 6.5, (1.0, 1.0, 1.0)),)),
