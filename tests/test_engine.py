@@ -48,6 +48,15 @@ def test_repr_shows_data_grad_and_label() -> None:
     assert float(v) == 2.0
 
 
+def test_ordering_compares_data_with_values_and_real_numbers_only() -> None:
+    assert Value(1.0) < Value(2.0) and Value(1.0) <= 1 and Value(3.0) > 2.5
+    assert 3 >= Value(3.0)  # noqa: SIM300 -- the reflected comparison is the point
+    assert max(Value(1.0), Value(4.0), key=float).data == 4.0
+    for other in ("3", None, [1.0]):
+        with pytest.raises(TypeError, match="not supported"):
+            _ = Value(1.0) < other  # type: ignore[operator]
+
+
 def test_values_hash_by_identity_and_never_compare_equal_by_data() -> None:
     a, b = Value(1.0), Value(1.0)
     assert a != b and a == a
@@ -126,6 +135,12 @@ def test_sum_is_one_node_with_every_term_as_input() -> None:
         (lambda: Value(-8.0) ** (1 / 3), ValueError, ["-8.0 **", "integer exponent"]),
         (lambda: Value(1000.0).exp(), OverflowError, ["exp", "1000.0"]),
         (lambda: Value(10.0) ** 400, OverflowError, ["10.0 ** 400.0"]),
+        (lambda: Value(1e300) * 1e300, OverflowError, ["1e+300 * 1e+300", "overflows"]),
+        (lambda: Value(1e308) + 1e308, OverflowError, ["1e+308 + 1e+308", "overflows"]),
+        (lambda: -1e308 - Value(1e308), OverflowError, ["-1e+308 - 1e+308", "overflows"]),
+        (lambda: Value(1e300) / 1e-300, OverflowError, ["1e+300 / 1e-300", "overflows"]),
+        (lambda: Value(math.nan).log(), ValueError, ["log", "nan"]),
+        (lambda: Value(math.nan).sqrt(), ValueError, ["sqrt", "nan"]),
     ],
 )
 def test_domain_errors_are_loud_and_name_the_operation_and_value(
@@ -135,6 +150,18 @@ def test_domain_errors_are_loud_and_name_the_operation_and_value(
         make()
     for word in words:
         assert word in str(raised.value)
+
+
+def test_values_the_user_made_infinite_pass_through_as_in_pytorch() -> None:
+    assert (Value(math.inf) * 2.0).data == math.inf
+    assert math.isnan((Value(math.inf) - math.inf).data)
+
+
+def test_zero_to_the_zero_has_zero_derivatives_as_in_pytorch() -> None:
+    a, b = Value(0.0), Value(0.0)
+    y = a**b
+    y.backward()
+    assert (y.data, a.grad, b.grad) == (1.0, 0.0, 0.0)
 
 
 def test_negative_base_with_integer_exponent_is_fine() -> None:
@@ -280,6 +307,20 @@ def test_no_grad_records_no_inputs_and_nests() -> None:
     assert after.inputs[0] is x
 
 
+def test_one_no_grad_object_can_be_entered_again_and_nested() -> None:
+    x = Value(2.0)
+    off = no_grad()
+    with off:
+        with off:
+            inner = x * 3.0
+        outer = x * 3.0
+    with off:
+        again = x * 3.0
+    after = x * 3.0
+    assert inner.inputs == outer.inputs == again.inputs == ()
+    assert after.inputs[0] is x
+
+
 def test_no_grad_is_per_thread() -> None:
     inside = threading.Event()
     done = threading.Event()
@@ -381,10 +422,18 @@ def test_detect_anomaly_names_the_op_and_label() -> None:
     x = Value(1.0)
     big = x * 1e200
     big.label = "big"
-    y = big * 1e200  # d y / d x = 1e400 overflows in the backward of "big"
-    y.backward()  # silent without the context manager, as in PyTorch
+    y = big * 1e100  # 1e300 is finite, but with the seed 1e10, d y / d x = 1e310 is not:
+    y.backward(1e10)  # it overflows in the backward of "big", silently as in PyTorch
     assert x.grad == math.inf
     with detect_anomaly(), pytest.raises(FloatingPointError, match=r"'\*' \(node 'big'"):
+        y.backward(1e10)
+
+
+def test_detect_anomaly_reports_an_infinite_local_derivative() -> None:
+    # sqrt'(0) = 0.5 / 0: PyTorch makes inf there, which detect_anomaly must report.
+    y = Value(0.0).sqrt()
+    y.label = "root"
+    with detect_anomaly(), pytest.raises(FloatingPointError, match=r"'sqrt' \(node 'root'"):
         y.backward()
 
 

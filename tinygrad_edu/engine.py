@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import numbers
+import operator
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from itertools import repeat
 from operator import attrgetter
@@ -36,6 +37,9 @@ class _ThreadState(threading.local):
     # Class attributes are the defaults every new thread starts from.
     grad_enabled = True
     detect_anomaly = False
+
+    def __init__(self) -> None:
+        self.saved_modes: list[bool] = []  # grad modes to restore, one per open no_grad
 
 
 _state = _ThreadState()
@@ -95,16 +99,16 @@ class Value:
     # Ordering compares data (handy for relu-style branches and max()). There is
     # deliberately no __eq__: Values are graph nodes, equal only to themselves.
     def __lt__(self, other: Operand) -> bool:
-        return self.data < float(other)
+        return _compare(operator.lt, self, other)
 
     def __le__(self, other: Operand) -> bool:
-        return self.data <= float(other)
+        return _compare(operator.le, self, other)
 
     def __gt__(self, other: Operand) -> bool:
-        return self.data > float(other)
+        return _compare(operator.gt, self, other)
 
     def __ge__(self, other: Operand) -> bool:
-        return self.data >= float(other)
+        return _compare(operator.ge, self, other)
 
     __hash__ = object.__hash__
 
@@ -234,6 +238,16 @@ def _lift(x: object) -> Value | None:
         return None
 
 
+def _compare(relation: Callable[[float, float], bool], a: Value, b: object) -> bool:
+    """``relation`` on the data; other types (a str, None) get Python's TypeError."""
+    if isinstance(b, Value):
+        return relation(a.data, b.data)
+    try:
+        return relation(a.data, _as_float(b))
+    except TypeError:
+        return NotImplemented  # type: ignore[no-any-return]
+
+
 def _lift_all(terms: Iterable[object]) -> tuple[Value, ...]:
     """The terms as Values: plain numbers become constant leaves, other types TypeError."""
     inputs = tuple(terms)
@@ -256,8 +270,11 @@ def _binary(op: Op, a: object, b: object) -> Value:
         # Lets Python try the other operand, then raise its TypeError naming both types.
         return NotImplemented  # type: ignore[no-any-return]
     # _new_node inlined: this is the hottest function of a forward pass (20% faster).
+    data = op.forward(left.data, right.data)
+    if data - data != 0.0:  # inf or NaN; the subtraction is the cheapest test of both
+        _check_overflow(op, left.data, right.data, data)
     node = object.__new__(Value)
-    node.data = op.forward(left.data, right.data)
+    node.data = data
     node.grad = 0.0
     node.label = ""
     if (left.requires_grad or right.requires_grad) and _state.grad_enabled:
@@ -265,6 +282,15 @@ def _binary(op: Op, a: object, b: object) -> Value:
     else:
         node.inputs, node.requires_grad, node._op = (), False, None
     return node
+
+
+def _check_overflow(op: Op, a: float, b: float, out: float) -> None:
+    """Finite inputs with a non-finite result: a float overflowed. Say so, never a silent inf.
+
+    Non-finite inputs (a ``Value(math.inf)`` the user made) pass through, as in PyTorch.
+    """
+    if math.isfinite(a) and math.isfinite(b):
+        raise OverflowError(f"{a!r} {op.name} {b!r} overflows a float (result {out!r})")
 
 
 def _unary(op: Op, a: Value) -> Value:
@@ -393,7 +419,15 @@ def _backpropagate_values(root: Value, seed: Value) -> dict[Value, Value]:
 
 
 def _backward_error(error: Exception, node: Value) -> Exception:
-    """The same exception type, saying which node's backward failed."""
+    """The same exception type, saying which node's backward failed.
+
+    Under ``detect_anomaly`` an infinite local derivative (``sqrt`` at 0 divides by zero,
+    where PyTorch makes ``inf``) is the non-finite gradient it promises to report.
+    """
+    if _state.detect_anomaly and isinstance(error, ZeroDivisionError | OverflowError):
+        return FloatingPointError(
+            f"non-finite gradient from the backward of {_describe(node)}: {error}"
+        )
     return type(error)(f"backward through {_describe(node)}: {error}")
 
 
@@ -464,12 +498,18 @@ def _grad_enabled(enabled: bool) -> Iterator[None]:
         _state.grad_enabled = previous
 
 
-def no_grad() -> Any:
+class no_grad:  # lower case, as PyTorch spells it
     """Context manager: operations inside record no graph (results have no inputs).
 
-    Nests, and is per thread as in PyTorch.
+    Nests, is per thread, and one object may be entered again and again, as in PyTorch.
     """
-    return _grad_enabled(False)
+
+    def __enter__(self) -> None:
+        _state.saved_modes.append(_state.grad_enabled)
+        _state.grad_enabled = False
+
+    def __exit__(self, *exc_info: object) -> None:
+        _state.grad_enabled = _state.saved_modes.pop()
 
 
 @contextmanager
