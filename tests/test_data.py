@@ -137,6 +137,8 @@ def test_parity_bits_lists_every_number_once_in_order() -> None:
     [
         lambda: make_moons(1),
         lambda: make_moons(10, noise=-0.1),
+        lambda: make_moons(10, noise=float("inf")),
+        lambda: make_circles(10, noise=float("nan")),
         lambda: make_moons(10.5),
         lambda: make_circles(10, factor=1.5),
         lambda: make_xor(3),
@@ -147,6 +149,11 @@ def test_parity_bits_lists_every_number_once_in_order() -> None:
 def test_bad_generator_arguments(call: Callable[[], object]) -> None:
     with pytest.raises(ValueError):
         call()
+
+
+def test_parity_bits_names_its_own_argument() -> None:
+    with pytest.raises(ValueError, match=r"^n_bits must be an integer >= 1, got 0$"):
+        parity_bits(0)
 
 
 # ---- splits and batches ----------------------------------------------------------------
@@ -171,9 +178,10 @@ def test_train_test_split_partitions_the_rows() -> None:
         lambda: train_test_split(np.ones((4, 2)), np.ones(4), test_fraction=0.0),
         lambda: train_test_split(np.ones((4, 2)), np.ones(4), test_fraction=1.0),
         lambda: train_test_split(np.ones((1, 2)), np.ones(1)),
-        lambda: list(batches(np.ones((4, 2)), np.ones(4), 0)),
-        lambda: list(batches(np.ones((4, 2)), np.ones(4), 2.5)),
-        lambda: list(batches(np.ones((4, 2)), np.ones(5), 2)),
+        # No list(): a bad argument raises at the call, before the first batch is asked for.
+        lambda: batches(np.ones((4, 2)), np.ones(4), 0),
+        lambda: batches(np.ones((4, 2)), np.ones(4), 2.5),
+        lambda: batches(np.ones((4, 2)), np.ones(5), 2),
     ],
 )
 def test_bad_split_and_batch_arguments(call: Callable[[], object]) -> None:

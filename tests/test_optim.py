@@ -7,6 +7,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pytest
 
 from tinygrad_edu import Value
@@ -144,6 +145,12 @@ def test_bad_hyper_parameters_raise_value_error(make: Callable[[list[Value]], ob
 def test_non_value_parameters_raise_type_error() -> None:
     with pytest.raises(TypeError, match="Value"):
         SGD([1.0], lr=0.1)  # type: ignore[list-item]
+
+
+def test_numpy_scalars_are_accepted_as_hyper_parameters() -> None:
+    optimizer = SGD([Value(1.0)], lr=np.float32(0.5), momentum=np.float64(0.9))
+    assert (optimizer.lr, optimizer.momentum) == (0.5, 0.9)
+    assert type(optimizer.lr) is float
 
 
 def test_defaults_are_torchs() -> None:

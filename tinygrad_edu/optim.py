@@ -10,13 +10,15 @@ learning rate, :math:`\lambda` the weight decay.
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Iterable
 
 from tinygrad_edu.engine import Value
 
 
 def _check_non_negative(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0.0:
+    # numbers.Real admits numpy scalars (np.float32(0.01)) and rejects strings and None.
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value >= 0.0:
         raise ValueError(f"{name} must be a number >= 0, got {value!r}")
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite, got {value!r}")

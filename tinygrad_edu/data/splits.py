@@ -48,13 +48,22 @@ def train_test_split(
 def batches(
     X: Any, y: Any, batch_size: int, shuffle: bool = True, seed: int | None = None
 ) -> Iterator[tuple[Array, Array]]:
-    """Yield ``(X_batch, y_batch)`` pairs covering every row once; the last may be smaller."""
+    """Yield ``(X_batch, y_batch)`` pairs covering every row once; the last may be smaller.
+
+    Bad arguments raise at the call, not at the first ``next()``.
+    """
     X, y = _check_pair(X, y)
     if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     order = np.random.default_rng(seed).permutation(len(X)) if shuffle else np.arange(len(X))
-    for start in range(0, len(X), int(batch_size)):
-        rows = order[start : start + int(batch_size)]
+    return _batches_in_order(X, y, order, int(batch_size))
+
+
+def _batches_in_order(
+    X: Array, y: Array, order: Array, batch_size: int
+) -> Iterator[tuple[Array, Array]]:
+    for start in range(0, len(X), batch_size):
+        rows = order[start : start + batch_size]
         yield X[rows], y[rows]

@@ -6,6 +6,7 @@ of labels 0/1 (as scikit-learn does). Rows are shuffled, so any prefix mixes bot
 
 from __future__ import annotations
 
+import math
 import numbers
 
 import numpy as np
@@ -15,15 +16,20 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 
-def _check_count(n: object, minimum: int) -> int:
+def _check_count(n: object, minimum: int, name: str = "n") -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or int(n) < minimum:
-        raise ValueError(f"n must be an integer >= {minimum}, got {n!r}")
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {n!r}")
     return int(n)
 
 
 def _check_noise(noise: object) -> float:
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not float(noise) >= 0.0:
-        raise ValueError(f"noise must be a number >= 0, got {noise!r}")
+    # "not 0 <= noise < inf" also rejects NaN.
+    if (
+        isinstance(noise, bool)
+        or not isinstance(noise, numbers.Real)
+        or not 0.0 <= float(noise) < math.inf
+    ):
+        raise ValueError(f"noise must be a finite number >= 0, got {noise!r}")
     return float(noise)
 
 
@@ -105,7 +111,7 @@ def parity_bits(n_bits: int = 10) -> tuple[FloatArray, IntArray]:
 
     The label is 1 if the number is even, 0 if odd (so it is decided by the last bit alone).
     """
-    n_bits = _check_count(n_bits, 1)
+    n_bits = _check_count(n_bits, 1, name="n_bits")
     if n_bits > 20:
         raise ValueError(f"n_bits={n_bits} would make 2**{n_bits} rows; use at most 20")
     numbers_ = np.arange(2**n_bits)
