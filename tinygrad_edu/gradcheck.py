@@ -1,6 +1,6 @@
 r"""Check gradients against finite differences, and say honestly where there is no derivative.
 
-``gradcheck(f, xs)`` compares the engine's backward pass (or your own ``grad_fn``) with
+``gradcheck(f, xs)`` compares the engine's gradient (or your own ``grad_fn``) with
 central differences and returns a :class:`GradcheckReport`: truthy when every gradient
 matches, printed as a table (input, analytic, numeric, abs err, rel err, ok)::
 
@@ -12,6 +12,14 @@ gets constant ``Value`` s under ``no_grad`` (no graph is recorded): the arithmet
 the float arithmetic of the forward rules, and every function written for the engine works
 unchanged. A ``Value`` also converts with ``float()``, so an ``f`` written with ``math`` or
 NumPy on floats works too (then pass ``grad_fn``: such an ``f`` has no engine gradient).
+
+**Both engine paths.** The engine computes a gradient two ways: ``Value.backward()``
+writes floats into ``.grad`` (the fast path a training loop calls) and ``grad()`` returns
+``Value`` s (the path ``create_graph=True`` records). Without ``grad_fn``, ``gradcheck``
+runs both on fresh leaves; the analytic column shows ``backward()``'s gradient, and a row
+passes only when both paths match the finite difference and each other. Otherwise the row
+says ``the two engine paths disagree: backward() gives A, grad() gives B``, so a bug
+planted in one path alone cannot hide behind the other.
 
 **Step size and tolerances.** The central difference
 
@@ -43,8 +51,9 @@ a kink whose jump is below the tolerance cannot be resolved and is not reported.
 
 **Second derivatives.** ``gradgradcheck`` differentiates the engine's first derivatives
 twice: analytically through ``grad(create_graph=True)``, numerically by central
-differences of the (float) first derivatives, with the same step, tolerances and kink
-criterion. It therefore checks the ``create_graph`` path against the fast path.
+differences of the first derivatives that ``backward()`` gives, with the same step,
+tolerances and kink criterion. It therefore checks the ``create_graph`` path against the
+fast path.
 """
 
 from __future__ import annotations
@@ -243,8 +252,15 @@ def _compare(
     analytic_failure: str,
     atol: float,
     rtol: float,
+    *,
+    by_grad: float | None = None,
 ) -> GradcheckRow:
-    """One row: the verdict, and in words why when there is no derivative to compare."""
+    """One row: the verdict, and in words why when there is no derivative to compare.
+
+    ``analytic`` is the gradient shown (by ``backward()``, ``grad_fn`` or the Hessian);
+    ``by_grad``, when given, is the engine's other path, ``grad()``: the row passes only
+    when both match the finite difference and each other.
+    """
     if isinstance(numeric, str):  # f undefined next to the point
         return GradcheckRow(label, analytic, math.nan, False, numeric)
     if numeric.kink:
@@ -252,10 +268,26 @@ def _compare(
         return GradcheckRow(label, analytic, numeric.central, False, note)
     if analytic_failure:
         return GradcheckRow(label, math.nan, numeric.central, False, analytic_failure)
-    ok = math.isfinite(analytic) and abs(analytic - numeric.central) <= atol + rtol * abs(
-        numeric.central
-    )
-    return GradcheckRow(label, analytic, numeric.central, ok)
+    tolerance = atol + rtol * abs(numeric.central)
+
+    def matches(gradient: float) -> bool:
+        return math.isfinite(gradient) and abs(gradient - numeric.central) <= tolerance
+
+    if by_grad is not None and (
+        not _paths_agree(analytic, by_grad, tolerance) or matches(analytic) != matches(by_grad)
+    ):
+        note = (
+            f"the two engine paths disagree: backward() gives {analytic:.10g}, "
+            f"grad() gives {by_grad:.10g}"
+        )
+        return GradcheckRow(label, analytic, numeric.central, False, note)
+    return GradcheckRow(label, analytic, numeric.central, matches(analytic))
+
+
+def _paths_agree(by_backward: float, by_grad: float, tolerance: float) -> bool:
+    if math.isnan(by_backward) or math.isnan(by_grad):
+        return math.isnan(by_backward) and math.isnan(by_grad)
+    return by_backward == by_grad or abs(by_backward - by_grad) <= tolerance
 
 
 # ---- validation -----------------------------------------------------------------------
@@ -336,10 +368,10 @@ def numerical_grad(f: Callable[..., Any], xs: Sequence[float], eps: float = 1e-6
     return gradient
 
 
-def _engine_gradient(
+def _forward_on_leaves(
     f: Callable[..., Any], point: Sequence[float], labels: Sequence[str]
-) -> list[float]:
-    """The engine's gradient of ``f`` at ``point`` (the chain rule of ``backward``)."""
+) -> tuple[list[Value], Value]:
+    """Fresh leaves at ``point`` and ``f`` of them, checked to be a ``Value``."""
     inputs = [Value(x, label=label) for x, label in zip(point, labels, strict=True)]
     out = f(*inputs)
     if not isinstance(out, Value):
@@ -347,7 +379,39 @@ def _engine_gradient(
             f"f returned {type(out).__name__} for Value inputs: the engine cannot "
             "differentiate it (build f from Value operations, or pass grad_fn)"
         )
-    return [g.data for g in grad(out, inputs)]
+    return inputs, out
+
+
+def _backward_gradient(inputs: Sequence[Value], out: Value) -> list[float]:
+    """``out.backward()`` on fresh leaves, read from their ``.grad``: the path users call."""
+    if out.requires_grad:  # else no input reaches out (a detached result): all zeros
+        out.backward()
+    return [x.grad for x in inputs]
+
+
+def _engine_gradient(
+    f: Callable[..., Any], point: Sequence[float], labels: Sequence[str]
+) -> list[float]:
+    """The engine's gradient of ``f`` at ``point`` by ``backward()`` (the fast path)."""
+    return _backward_gradient(*_forward_on_leaves(f, point, labels))
+
+
+def _both_engine_gradients(
+    f: Callable[..., Any], point: Sequence[float], labels: Sequence[str]
+) -> tuple[list[float] | str, list[float] | str]:
+    """The gradient by ``backward()`` and by ``grad()``, each a list or why it failed."""
+    inputs, out = _forward_on_leaves(f, point, labels)
+    by_grad: list[float] | str
+    by_backward: list[float] | str
+    try:  # grad() first: it leaves every .grad untouched
+        by_grad = [g.data for g in grad(out, inputs)]
+    except (ArithmeticError, ValueError) as error:  # e.g. sqrt'(0) divides by zero
+        by_grad = str(error)
+    try:
+        by_backward = _backward_gradient(inputs, out)
+    except (ArithmeticError, ValueError) as error:
+        by_backward = str(error)
+    return by_backward, by_grad
 
 
 def _user_gradient(grad_fn: Callable[[list[float]], Any], point: list[float]) -> list[float]:
@@ -379,8 +443,9 @@ def gradcheck(
 ) -> GradcheckReport:
     r"""Compare the gradient of ``f`` at ``xs`` with central differences.
 
-    The analytic gradient comes from the engine (``f`` on ``Value`` s, then backward) or,
-    when given, from ``grad_fn(xs) -> list[float]`` (your own hand-written backprop).
+    The analytic gradient comes from the engine (``f`` on ``Value`` s, then both
+    ``backward()`` and ``grad()``, which must agree) or, when given, from
+    ``grad_fn(xs) -> list[float]`` (your own hand-written backprop).
     Row i passes when :math:`|g_i - \hat g_i| \le atol + rtol |\hat g_i|`; a kink or a
     domain edge next to ``x`` fails with the reason in words (see the module docstring for
     the step, the tolerances and the kink criterion). ``names`` label the rows (default:
@@ -393,13 +458,25 @@ def gradcheck(
     _check_center(f, point)
     analytic_failure = ""
     analytic = [math.nan] * len(point)
+    by_grad: list[float] | None = None  # the engine's second path, checked alongside
     if grad_fn is not None:
         analytic = _user_gradient(grad_fn, point)
     else:
-        try:
-            analytic = _engine_gradient(f, point, labels)
-        except (ArithmeticError, ValueError) as error:  # e.g. sqrt'(0) divides by zero
-            analytic_failure = f"backward failed: {error}"
+        by_backward, by_grad_or_error = _both_engine_gradients(f, point, labels)
+        if isinstance(by_backward, str) and isinstance(by_grad_or_error, str):
+            analytic_failure = f"backward failed: {by_backward}"
+        elif isinstance(by_backward, str):
+            analytic_failure = (
+                f"the two engine paths disagree: backward() failed ({by_backward}) "
+                "but grad() did not"
+            )
+        elif isinstance(by_grad_or_error, str):
+            analytic_failure = (
+                f"the two engine paths disagree: grad() failed ({by_grad_or_error}) "
+                "but backward() did not"
+            )
+        else:
+            analytic, by_grad = by_backward, by_grad_or_error
     rows = []
     for index, label in enumerate(labels):
         shifted = _guarded(lambda p: [_evaluate(f, p)], point, index, label)
@@ -408,7 +485,10 @@ def gradcheck(
             numeric = _differences(shifted, eps, atol, rtol)[0]
         except _Undefined as undefined:
             numeric = str(undefined)
-        rows.append(_compare(label, analytic[index], numeric, analytic_failure, atol, rtol))
+        other = None if by_grad is None else by_grad[index]
+        rows.append(
+            _compare(label, analytic[index], numeric, analytic_failure, atol, rtol, by_grad=other)
+        )
     report = GradcheckReport(tuple(rows), eps, atol, rtol, order=1)
     if raise_exception and not report:
         raise GradcheckError(report)
@@ -429,7 +509,7 @@ def gradgradcheck(
 
     Analytic: :math:`H_{ij} = \partial_j (\partial_i f)` by ``grad`` of the
     ``grad(create_graph=True)`` results. Numeric: central differences along :math:`e_j` of
-    the engine's float first derivative :math:`\partial_i f`. One row per pair, labelled
+    the first derivative :math:`\partial_i f` that ``backward()`` gives. One row per pair, labelled
     ``"x_i,x_j"``; kinks of :math:`\partial_i f` are reported as in :func:`gradcheck`.
     """
     point = _check_point(xs)
