@@ -135,15 +135,30 @@ def test_abs_at_zero_says_there_is_no_derivative() -> None:
     [
         (lambda x: (x - 1.0).relu(), 1.0),
         (lambda x: abs(x) + x, 0.0),
-        (lambda x: x.relu(), 3e-7),  # a kink inside the step: the central difference lies
+        (lambda x: abs(x) + x * x * 1e3, 0.0),  # curvature on top of the kink
+    ],
+)
+def test_kinks_at_the_point_fail_in_words(f: Callable[[Value], Value], x: float) -> None:
+    report = gradcheck(f, [x])
+    assert not report
+    assert report.rows[0].note.startswith("no derivative here: left slope")
+
+
+@pytest.mark.parametrize(
+    ("f", "x"),
+    [
+        # A kink inside the step, not at x: f has a derivative at x, but the central
+        # difference straddles the kink and lies. The row says the kink is near, not here.
+        (lambda x: x.relu(), 3e-7),
         (lambda x: x.relu(), -7e-7),
         (lambda x: (x * 3.0).relu() * 2.0, 1e-7),
     ],
 )
-def test_kinks_at_or_within_a_step_fail_in_words(f: Callable[[Value], Value], x: float) -> None:
+def test_kinks_within_a_step_fail_in_words(f: Callable[[Value], Value], x: float) -> None:
     report = gradcheck(f, [x])
     assert not report
-    assert report.rows[0].note.startswith("no derivative here: left slope")
+    assert report.rows[0].note.startswith("kink within eps=1e-06 of x: left slope")
+    assert gradcheck(f, [x], eps=abs(x) / 100.0), "a smaller step resolves it"
 
 
 def test_a_point_just_beyond_the_step_from_a_kink_passes() -> None:

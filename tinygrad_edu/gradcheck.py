@@ -1,6 +1,6 @@
 r"""Check gradients against finite differences, and say honestly where there is no derivative.
 
-``gradcheck(f, xs)`` compares the engine's backward pass (or your own ``grad_fn``) with
+``gradcheck(f, xs)`` compares the engine's gradient (or your own ``grad_fn``) with
 central differences and returns a :class:`GradcheckReport`: truthy when every gradient
 matches, printed as a table (input, analytic, numeric, abs err, rel err, ok)::
 
@@ -12,6 +12,14 @@ gets constant ``Value`` s under ``no_grad`` (no graph is recorded): the arithmet
 the float arithmetic of the forward rules, and every function written for the engine works
 unchanged. A ``Value`` also converts with ``float()``, so an ``f`` written with ``math`` or
 NumPy on floats works too (then pass ``grad_fn``: such an ``f`` has no engine gradient).
+
+**Both engine paths.** The engine computes a gradient two ways: ``Value.backward()``
+writes floats into ``.grad`` (the fast path a training loop calls) and ``grad()`` returns
+``Value`` s (the path ``create_graph=True`` records). Without ``grad_fn``, ``gradcheck``
+runs both on fresh leaves; the analytic column shows ``backward()``'s gradient, and a row
+passes only when both paths match the finite difference and each other. Otherwise the row
+says ``the two engine paths disagree: backward() gives A, grad() gives B``, so a bug
+planted in one path alone cannot hide behind the other.
 
 **Step size and tolerances.** The central difference
 
@@ -27,24 +35,47 @@ would gain little). A gradient passes when
 
 with ``atol = 1e-5`` and ``rtol = 1e-3``: four orders of magnitude above the
 finite-difference error, so a correct gradient never fails by noise, and far below the
-:math:`O(1)` relative error of a wrong derivative rule. The check stays meaningful while
-rounding is small against ``atol``, that is for :math:`|f| \lesssim 10^4`.
+:math:`O(1)` relative error of a wrong derivative rule.
+
+**Rounding.** Let :math:`\rho(s) = \varepsilon_{mach} F / s`, with :math:`F` the largest
+:math:`|f|` among :math:`f(x), f(x \pm h)`: the rounding error of a difference quotient
+with step :math:`s` when each value of ``f`` is off in its last place (2e-4 for
+:math:`F = 10^6`). When :math:`\rho(h)` exceeds half the tolerance
+:math:`atol + rtol |g_{numeric}|` (for :math:`|f'| \lesssim 10^{-2}` that is
+:math:`|f| \gtrsim 2\cdot10^4`), rounding alone could decide the verdict, so the row gives
+none: it says ``rounding error too large: |f| ~ 1e+06 makes the finite difference
+uncertain by ~2e-04 (tolerance 1e-05); pass a larger eps, about 0.001`` and fails. The
+suggested ``eps`` is the power of ten that brings :math:`\rho` below a twentieth of the
+tolerance. The estimate sees only :math:`|f|`: an ``f`` whose intermediate values dwarf
+its result (``x + 1e6 - 1e6``) is noisier than it says; pass a larger ``eps`` there too.
 
 **Kinks.** Let :math:`L = (f(x) - f(x-h))/h` and :math:`R = (f(x+h) - f(x))/h` be the
 one-sided slopes and :math:`D(h) = R - L = h f''(x) + O(h^3)`. Where ``f`` is twice
 differentiable the gap :math:`D` halves when :math:`h` halves. At a kink (relu or abs at
-0) it stays at the jump :math:`f'(x^+) - f'(x^-)`, whatever the step. The criterion: ``x``
-has *no derivative* when :math:`|D(h)|` exceeds the tolerance
-:math:`atol + rtol \max(|L|, |R|)` and :math:`D(h/2) \approx D(h)/2`,
-:math:`D(h/4) \approx D(h)/4` do not both hold (within :math:`0.1 |D(h)|`). Three steps
-also catch a kink lying *within* :math:`h` of ``x``, where the central difference would
-be wrong. Such a row says ``no derivative here: left slope L, right slope R`` and fails;
-a kink whose jump is below the tolerance cannot be resolved and is not reported.
+0) it stays at the jump :math:`f'(x^+) - f'(x^-)`, whatever the step. The criterion:
+
+* the gap is *a candidate* when :math:`|D(h)|` exceeds the tolerance
+  :math:`atol + rtol \max(|L|, |R|)` and the rounding allowance :math:`20 \rho(h)`
+  (rounding moves :math:`D(s)` by up to :math:`2\rho(s)` per last place of error in ``f``;
+  20 leaves room for several);
+* a candidate is *curvature* when :math:`D(h/2) \approx D(h)/2` and
+  :math:`D(h/4) \approx D(h)/4`, each within :math:`0.1 |D(h)| + 20 \rho(s)` at its step
+  :math:`s`; otherwise it is *a kink*;
+* a kink whose gap keeps its size, :math:`D(h/2) \approx D(h/4) \approx D(h)` within the
+  same allowance, lies at ``x`` (for relu, closer than about :math:`h/30`): the row says
+  ``no derivative here: left slope L, right slope R``;
+* any other kink lies within :math:`h` of ``x``, where the central difference is wrong
+  even if ``f`` has a derivative at ``x`` (abs at 3e-7): the row says ``kink within
+  eps=1e-06 of x: left slope L, right slope R; a smaller eps may resolve it``.
+
+Both kinds of row fail. A kink whose jump is below the tolerance or the rounding allowance
+cannot be resolved and is not reported.
 
 **Second derivatives.** ``gradgradcheck`` differentiates the engine's first derivatives
 twice: analytically through ``grad(create_graph=True)``, numerically by central
-differences of the (float) first derivatives, with the same step, tolerances and kink
-criterion. It therefore checks the ``create_graph`` path against the fast path.
+differences of the first derivatives that ``backward()`` gives, with the same step,
+tolerances and kink criterion. It therefore checks the ``create_graph`` path against the
+fast path.
 """
 
 from __future__ import annotations
@@ -52,6 +83,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -60,6 +92,10 @@ from tinygrad_edu.engine import Value, grad, no_grad
 
 # The gap D(h) must shrink like h to count as curvature; this much slack is allowed.
 _HALVING_SLACK = 0.1
+# Spacing of floats near 1: each f value is off by about this much times |f|.
+_EPS_MACH = sys.float_info.epsilon
+# A gap counts only above this many rounding errors: f may be off by several last places.
+_ROUNDING_SAFETY = 20.0
 
 
 class GradcheckError(AssertionError):
@@ -182,12 +218,38 @@ def _shifted(point: Sequence[float], index: int, step: float) -> list[float]:
 
 @dataclass(frozen=True)
 class _Difference:
-    """Finite differences of one output along one input."""
+    """Finite differences of one output along one input, and what they can tell."""
 
     central: float
     left: float
     right: float
-    kink: bool
+    step: float
+    kink: str  # "" none, "here" a kink at x, "near" a kink within the step of x
+    scale: float  # the largest |output| among the values differenced
+    rounding: float  # rho(h): the rounding error of a difference quotient with step h
+
+
+def _rounding(scale: float, step: float) -> float:
+    """rho(step): the rounding error of a difference quotient of values of size ``scale``."""
+    return _EPS_MACH * scale / step
+
+
+def _kink_kind(gap: float, finer_gaps: list[tuple[float, float]], eps: float, scale: float) -> str:
+    """What a candidate gap is: "" curvature, "here" a kink at x, "near" one within the step.
+
+    ``finer_gaps`` holds (D(s), s) for s = h/2, h/4; the gap D(h) is already a candidate.
+    """
+
+    def close(actual: float, expected: float, step: float) -> bool:
+        allowance = _HALVING_SLACK * abs(gap) + _ROUNDING_SAFETY * _rounding(scale, step)
+        return abs(actual - expected) <= allowance
+
+    # Curvature: the gap shrinks with the step. A kink at x: it keeps its size.
+    if all(close(finer_gap, gap * step / eps, step) for finer_gap, step in finer_gaps):
+        return ""
+    if all(close(finer_gap, gap, step) for finer_gap, step in finer_gaps):
+        return "here"
+    return "near"
 
 
 def _differences(
@@ -195,7 +257,8 @@ def _differences(
 ) -> list[_Difference]:
     """Central and one-sided differences of each output of ``t -> outputs_at(t)`` at 0.
 
-    ``outputs_at`` raises ``_Undefined`` where it cannot be evaluated.
+    ``outputs_at`` raises ``_Undefined`` where it cannot be evaluated. The kink test is
+    the one the module docstring states.
     """
     center, plus, minus = outputs_at(0.0), outputs_at(eps), outputs_at(-eps)
     finer: list[tuple[list[float], list[float], float]] = []  # (plus, minus, step) at h/2, h/4
@@ -205,16 +268,19 @@ def _differences(
         right = (plus[k] - center[k]) / eps
         central = (plus[k] - minus[k]) / (2.0 * eps)
         gap = right - left
-        kink = False
-        if abs(gap) > atol + rtol * max(abs(left), abs(right)):
+        scale = max(abs(center[k]), abs(plus[k]), abs(minus[k]))
+        rounding = _rounding(scale, eps)
+        kink = ""
+        tolerance = atol + rtol * max(abs(left), abs(right))
+        if abs(gap) > tolerance and abs(gap) > _ROUNDING_SAFETY * rounding:
             if not finer:  # evaluated once, only when some output needs the test
                 finer = [(outputs_at(step), outputs_at(-step), step) for step in (eps / 2, eps / 4)]
-            for finer_plus, finer_minus, step in finer:
-                finer_gap = (finer_plus[k] - 2.0 * center[k] + finer_minus[k]) / step
-                expected = gap * step / eps  # curvature: the gap shrinks with the step
-                if abs(finer_gap - expected) > _HALVING_SLACK * abs(gap):
-                    kink = True
-        differences.append(_Difference(central, left, right, kink))
+            finer_gaps = [
+                ((finer_plus[k] - 2.0 * center[k] + finer_minus[k]) / step, step)
+                for finer_plus, finer_minus, step in finer
+            ]
+            kink = _kink_kind(gap, finer_gaps, eps, scale)
+        differences.append(_Difference(central, left, right, eps, kink, scale, rounding))
     return differences
 
 
@@ -243,19 +309,59 @@ def _compare(
     analytic_failure: str,
     atol: float,
     rtol: float,
+    *,
+    by_grad: float | None = None,
+    differenced: str = "f",
 ) -> GradcheckRow:
-    """One row: the verdict, and in words why when there is no derivative to compare."""
+    """One row: the verdict, and in words why when there is no derivative to compare.
+
+    ``analytic`` is the gradient shown (by ``backward()``, ``grad_fn`` or the Hessian);
+    ``by_grad``, when given, is the engine's other path, ``grad()``: the row passes only
+    when both match the finite difference and each other. ``differenced`` names the
+    function whose finite differences were taken, for the rounding note.
+    """
     if isinstance(numeric, str):  # f undefined next to the point
         return GradcheckRow(label, analytic, math.nan, False, numeric)
     if numeric.kink:
-        note = f"no derivative here: left slope {numeric.left:.6g}, right slope {numeric.right:.6g}"
+        slopes = f"left slope {numeric.left:.6g}, right slope {numeric.right:.6g}"
+        if numeric.kink == "here":
+            note = f"no derivative here: {slopes}"
+        else:
+            note = f"kink within eps={numeric.step:g} of {label}: {slopes}; "
+            note += "a smaller eps may resolve it"
         return GradcheckRow(label, analytic, numeric.central, False, note)
     if analytic_failure:
         return GradcheckRow(label, math.nan, numeric.central, False, analytic_failure)
-    ok = math.isfinite(analytic) and abs(analytic - numeric.central) <= atol + rtol * abs(
-        numeric.central
-    )
-    return GradcheckRow(label, analytic, numeric.central, ok)
+    tolerance = atol + rtol * abs(numeric.central)
+
+    def matches(gradient: float) -> bool:
+        return math.isfinite(gradient) and abs(gradient - numeric.central) <= tolerance
+
+    if by_grad is not None and (
+        not _paths_agree(analytic, by_grad, tolerance) or matches(analytic) != matches(by_grad)
+    ):
+        note = (
+            f"the two engine paths disagree: backward() gives {analytic:.10g}, "
+            f"grad() gives {by_grad:.10g}"
+        )
+        return GradcheckRow(label, analytic, numeric.central, False, note)
+    if numeric.rounding > tolerance / 2.0:
+        # NOTE: no verdict either way: the finite difference is as uncertain as the tolerance.
+        # The power of ten that brings rho below a twentieth of the tolerance.
+        suggested = 10.0 ** math.ceil(math.log10(20.0 * _EPS_MACH * numeric.scale / tolerance))
+        note = (
+            f"rounding error too large: |{differenced}| ~ {numeric.scale:.0e} makes the finite "
+            f"difference uncertain by ~{numeric.rounding:.0e} (tolerance {tolerance:.0e}); "
+            f"pass a larger eps, about {suggested:g}"
+        )
+        return GradcheckRow(label, analytic, numeric.central, False, note)
+    return GradcheckRow(label, analytic, numeric.central, matches(analytic))
+
+
+def _paths_agree(by_backward: float, by_grad: float, tolerance: float) -> bool:
+    if math.isnan(by_backward) or math.isnan(by_grad):
+        return math.isnan(by_backward) and math.isnan(by_grad)
+    return by_backward == by_grad or abs(by_backward - by_grad) <= tolerance
 
 
 # ---- validation -----------------------------------------------------------------------
@@ -336,10 +442,10 @@ def numerical_grad(f: Callable[..., Any], xs: Sequence[float], eps: float = 1e-6
     return gradient
 
 
-def _engine_gradient(
+def _forward_on_leaves(
     f: Callable[..., Any], point: Sequence[float], labels: Sequence[str]
-) -> list[float]:
-    """The engine's gradient of ``f`` at ``point`` (the chain rule of ``backward``)."""
+) -> tuple[list[Value], Value]:
+    """Fresh leaves at ``point`` and ``f`` of them, checked to be a ``Value``."""
     inputs = [Value(x, label=label) for x, label in zip(point, labels, strict=True)]
     out = f(*inputs)
     if not isinstance(out, Value):
@@ -347,7 +453,39 @@ def _engine_gradient(
             f"f returned {type(out).__name__} for Value inputs: the engine cannot "
             "differentiate it (build f from Value operations, or pass grad_fn)"
         )
-    return [g.data for g in grad(out, inputs)]
+    return inputs, out
+
+
+def _backward_gradient(inputs: Sequence[Value], out: Value) -> list[float]:
+    """``out.backward()`` on fresh leaves, read from their ``.grad``: the path users call."""
+    if out.requires_grad:  # else no input reaches out (a detached result): all zeros
+        out.backward()
+    return [x.grad for x in inputs]
+
+
+def _engine_gradient(
+    f: Callable[..., Any], point: Sequence[float], labels: Sequence[str]
+) -> list[float]:
+    """The engine's gradient of ``f`` at ``point`` by ``backward()`` (the fast path)."""
+    return _backward_gradient(*_forward_on_leaves(f, point, labels))
+
+
+def _both_engine_gradients(
+    f: Callable[..., Any], point: Sequence[float], labels: Sequence[str]
+) -> tuple[list[float] | str, list[float] | str]:
+    """The gradient by ``backward()`` and by ``grad()``, each a list or why it failed."""
+    inputs, out = _forward_on_leaves(f, point, labels)
+    by_grad: list[float] | str
+    by_backward: list[float] | str
+    try:  # grad() first: it leaves every .grad untouched
+        by_grad = [g.data for g in grad(out, inputs)]
+    except (ArithmeticError, ValueError) as error:  # e.g. sqrt'(0) divides by zero
+        by_grad = str(error)
+    try:
+        by_backward = _backward_gradient(inputs, out)
+    except (ArithmeticError, ValueError) as error:
+        by_backward = str(error)
+    return by_backward, by_grad
 
 
 def _user_gradient(grad_fn: Callable[[list[float]], Any], point: list[float]) -> list[float]:
@@ -379,8 +517,9 @@ def gradcheck(
 ) -> GradcheckReport:
     r"""Compare the gradient of ``f`` at ``xs`` with central differences.
 
-    The analytic gradient comes from the engine (``f`` on ``Value`` s, then backward) or,
-    when given, from ``grad_fn(xs) -> list[float]`` (your own hand-written backprop).
+    The analytic gradient comes from the engine (``f`` on ``Value`` s, then both
+    ``backward()`` and ``grad()``, which must agree) or, when given, from
+    ``grad_fn(xs) -> list[float]`` (your own hand-written backprop).
     Row i passes when :math:`|g_i - \hat g_i| \le atol + rtol |\hat g_i|`; a kink or a
     domain edge next to ``x`` fails with the reason in words (see the module docstring for
     the step, the tolerances and the kink criterion). ``names`` label the rows (default:
@@ -393,13 +532,25 @@ def gradcheck(
     _check_center(f, point)
     analytic_failure = ""
     analytic = [math.nan] * len(point)
+    by_grad: list[float] | None = None  # the engine's second path, checked alongside
     if grad_fn is not None:
         analytic = _user_gradient(grad_fn, point)
     else:
-        try:
-            analytic = _engine_gradient(f, point, labels)
-        except (ArithmeticError, ValueError) as error:  # e.g. sqrt'(0) divides by zero
-            analytic_failure = f"backward failed: {error}"
+        by_backward, by_grad_or_error = _both_engine_gradients(f, point, labels)
+        if isinstance(by_backward, str) and isinstance(by_grad_or_error, str):
+            analytic_failure = f"backward failed: {by_backward}"
+        elif isinstance(by_backward, str):
+            analytic_failure = (
+                f"the two engine paths disagree: backward() failed ({by_backward}) "
+                "but grad() did not"
+            )
+        elif isinstance(by_grad_or_error, str):
+            analytic_failure = (
+                f"the two engine paths disagree: grad() failed ({by_grad_or_error}) "
+                "but backward() did not"
+            )
+        else:
+            analytic, by_grad = by_backward, by_grad_or_error
     rows = []
     for index, label in enumerate(labels):
         shifted = _guarded(lambda p: [_evaluate(f, p)], point, index, label)
@@ -408,7 +559,10 @@ def gradcheck(
             numeric = _differences(shifted, eps, atol, rtol)[0]
         except _Undefined as undefined:
             numeric = str(undefined)
-        rows.append(_compare(label, analytic[index], numeric, analytic_failure, atol, rtol))
+        other = None if by_grad is None else by_grad[index]
+        rows.append(
+            _compare(label, analytic[index], numeric, analytic_failure, atol, rtol, by_grad=other)
+        )
     report = GradcheckReport(tuple(rows), eps, atol, rtol, order=1)
     if raise_exception and not report:
         raise GradcheckError(report)
@@ -429,7 +583,7 @@ def gradgradcheck(
 
     Analytic: :math:`H_{ij} = \partial_j (\partial_i f)` by ``grad`` of the
     ``grad(create_graph=True)`` results. Numeric: central differences along :math:`e_j` of
-    the engine's float first derivative :math:`\partial_i f`. One row per pair, labelled
+    the first derivative :math:`\partial_i f` that ``backward()`` gives. One row per pair, labelled
     ``"x_i,x_j"``; kinks of :math:`\partial_i f` are reported as in :func:`gradcheck`.
     """
     point = _check_point(xs)
@@ -467,7 +621,17 @@ def gradgradcheck(
             column = columns[j]
             numeric = column if isinstance(column, str) else column[i]
             label = f"{label_i},{label_j}"
-            rows.append(_compare(label, hessian[i][j], numeric, analytic_failure, atol, rtol))
+            rows.append(
+                _compare(
+                    label,
+                    hessian[i][j],
+                    numeric,
+                    analytic_failure,
+                    atol,
+                    rtol,
+                    differenced=f"df/d{label_i}",
+                )
+            )
     report = GradcheckReport(tuple(rows), eps, atol, rtol, order=2)
     if raise_exception and not report:
         raise GradcheckError(report)
