@@ -12,7 +12,7 @@ import pytest
 from hypothesis import assume, event, given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, grad
+from tinygrad_edu import Value, grad, no_grad
 from tinygrad_edu import ops as ops_module
 from tinygrad_edu.expr import Apply, Expression, Variable
 from tinygrad_edu.gradcheck import (
@@ -441,3 +441,9 @@ def test_a_planted_bug_is_caught_in_random_expressions_wherever_it_matters(
     if any(abs(w - r) > 2 * (1e-5 + 1e-3 * abs(r)) for w, r in zip(wrong, right, strict=True)):
         event("the wrong rule changes the gradient")  # --hypothesis-show-statistics
         assert not report, f"{expression.formula}\n{report}"
+
+
+def test_gradcheck_records_its_graph_even_inside_no_grad() -> None:
+    with no_grad():
+        assert gradcheck(lambda x, y: x * y.tanh(), [2.0, 0.5])
+        assert gradgradcheck(lambda x, y: x * y.tanh(), [2.0, 0.5])

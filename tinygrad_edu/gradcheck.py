@@ -88,7 +88,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tinygrad_edu.engine import Value, grad, no_grad
+from tinygrad_edu.engine import Value, _grad_enabled, grad, no_grad
 
 # The gap D(h) must shrink like h to count as curvature; this much slack is allowed.
 _HALVING_SLACK = 0.1
@@ -445,9 +445,13 @@ def numerical_grad(f: Callable[..., Any], xs: Sequence[float], eps: float = 1e-6
 def _forward_on_leaves(
     f: Callable[..., Any], point: Sequence[float], labels: Sequence[str]
 ) -> tuple[list[Value], Value]:
-    """Fresh leaves at ``point`` and ``f`` of them, checked to be a ``Value``."""
+    """Fresh leaves at ``point`` and ``f`` of them, checked to be a ``Value``.
+
+    The graph is recorded even inside the caller's ``no_grad``: a gradient check needs it.
+    """
     inputs = [Value(x, label=label) for x, label in zip(point, labels, strict=True)]
-    out = f(*inputs)
+    with _grad_enabled(True):
+        out = f(*inputs)
     if not isinstance(out, Value):
         raise TypeError(
             f"f returned {type(out).__name__} for Value inputs: the engine cannot "
@@ -593,12 +597,7 @@ def gradgradcheck(
     analytic_failure = ""
     hessian = [[math.nan] * len(point) for _ in point]
     try:
-        inputs = [Value(x, label=label) for x, label in zip(point, labels, strict=True)]
-        out = f(*inputs)
-        if not isinstance(out, Value):
-            raise TypeError(
-                f"f returned {type(out).__name__} for Value inputs: build it from Value operations"
-            )
+        inputs, out = _forward_on_leaves(f, point, labels)
         first = grad(out, inputs, create_graph=True)
         hessian = [[g.data for g in grad(derivative, inputs)] for derivative in first]
     except (ArithmeticError, ValueError) as error:
