@@ -237,6 +237,27 @@ def test_bad_input_raises_value_error(call: Callable[[], object]) -> None:
         call()
 
 
+NESTED_LOGITS = {
+    "softmax of a nested list": lambda: softmax([[1.0, 2.0], [3.0, 4.0]]),
+    "log_softmax of a nested list": lambda: log_softmax([[Value(1.0)], [Value(2.0)]]),
+    "softmax of a 2-D array": lambda: softmax(np.zeros((2, 2))),
+    "one example, nested": lambda: cross_entropy([[1.0, 2.0], [3.0, 4.0]], 3),
+    "a batch, nested twice": lambda: cross_entropy([[[1.0, 2.0]], [[3.0, 4.0]]], [0, 0]),
+}
+
+
+@pytest.mark.parametrize("call", NESTED_LOGITS.values(), ids=NESTED_LOGITS.keys())
+def test_nested_logits_are_refused_not_flattened(call: Callable[[], object]) -> None:
+    with pytest.raises(TypeError, match=r"flat sequence.*element 0 is a"):
+        call()
+
+
+def test_flat_logits_may_be_numpy_rows() -> None:
+    batch = np.array([[0.0, 0.0], [0.0, 0.0]])
+    assert cross_entropy(batch, [0, 1]).data == pytest.approx(math.log(2.0), rel=1e-15)
+    assert [p.data for p in softmax(np.array([0.0, 0.0]))] == [0.5, 0.5]
+
+
 def test_bad_types_raise_type_error() -> None:
     with pytest.raises(TypeError):
         cross_entropy([1.0, 2.0], 1.0)

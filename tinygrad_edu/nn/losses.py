@@ -67,10 +67,23 @@ def mse_loss(pred: Any, target: Any) -> Value:
     return _mean(squares)
 
 
-def _logits(logits: object) -> list[Value]:
+def _logits(logits: Any) -> list[Value]:
+    """One example's logits: a flat sequence of Values or numbers (a 1-D numpy array too).
+
+    A nested list is refused, not flattened: a batch passed to ``softmax`` (or one example
+    wrapped in an extra list) would otherwise be read as one example with more classes.
+    """
     if not _is_sequence(logits):
         raise TypeError(f"logits must be a sequence of Values or numbers, not {logits!r}")
-    values = [_value(z, "a logit") for z in _flatten(logits, "logits")]
+    if hasattr(logits, "tolist"):
+        logits = logits.tolist()  # numpy scalars -> Python floats; a 2-D array stays nested
+    for i, z in enumerate(logits):
+        if _is_sequence(z):
+            raise TypeError(
+                "logits must be a flat sequence of Values or numbers (one example); "
+                f"element {i} is a {type(z).__name__}"
+            )
+    values = [_value(z, "a logit") for z in logits]
     if not values:
         raise ValueError("logits must not be empty")
     return values
