@@ -78,6 +78,58 @@ def test_binary_cross_entropy_clamps_the_log_like_torch() -> None:
     assert binary_cross_entropy(Value(1.0), 1.0).data == 0.0
 
 
+def test_binary_cross_entropy_of_a_perfect_answer_is_plus_zero() -> None:
+    # -0.0 == 0.0, so compare the printed form: a learner should never see "-0.0".
+    assert str(binary_cross_entropy(Value(1.0), 1).data) == "0.0"
+    assert str(binary_cross_entropy(Value(0.0), 0).data) == "0.0"
+    assert str(binary_cross_entropy([Value(1.0), Value(0.0)], [1, 0]).data) == "0.0"
+
+
+SATURATED = [0.0, 1e-300, 1e-50, 1e-13, 1.0 - 1e-13, 1.0]
+
+
+@pytest.mark.parametrize("label", [0.0, 0.3, 1.0])
+@pytest.mark.parametrize("p", SATURATED)
+def test_binary_cross_entropy_keeps_saturated_probabilities_in_the_graph(
+    p: float, label: float
+) -> None:
+    probability = Value(p)
+    loss = binary_cross_entropy(probability, label)
+    loss.backward()  # must not raise "does not require grad"
+    assert math.isfinite(loss.data) and math.isfinite(probability.grad)
+    if label != p:  # a wrong answer must push p towards the label
+        assert probability.grad != 0.0 and (probability.grad > 0.0) == (p > label)
+
+
+def test_binary_cross_entropy_gradient_at_zero_is_torchs_clamped_slope() -> None:
+    # PyTorch: (p - y) / max(p (1 - p), 1e-12), its 1e-12 rounded to float32.
+    probability = Value(0.0)
+    binary_cross_entropy(probability, 1.0).backward()
+    assert probability.grad == pytest.approx(-1e12, rel=1e-8)
+    x = Value(-800.0)  # sigmoid(-800) is exactly 0.0: the loss still reaches x
+    loss = binary_cross_entropy(x.sigmoid(), 1.0)
+    loss.backward()
+    assert loss.data == 100.0 and x.grad == 0.0
+
+
+@pytest.mark.parametrize("label", [0.0, 0.3, 1.0])
+def test_binary_cross_entropy_matches_torch_at_and_near_saturation(label: float) -> None:
+    torch = pytest.importorskip("torch")
+    near = [1e-12, 2e-12, 1e-10, 1.0 - 1e-10, 1.0 - 2e-12]
+    for p in [*SATURATED, *near]:
+        probability = Value(p)
+        loss = binary_cross_entropy(probability, label)
+        loss.backward()
+        tensor = torch.tensor(p, dtype=torch.float64, requires_grad=True)
+        expected = torch.nn.functional.binary_cross_entropy(
+            tensor, torch.tensor(label, dtype=torch.float64)
+        )
+        expected.backward()
+        # log(1 - p) where torch has log1p(-p): loose only where the loss itself is ~p.
+        assert loss.data == pytest.approx(expected.item(), rel=1e-12, abs=1e-15), p
+        assert probability.grad == pytest.approx(tensor.grad.item(), rel=1e-12), p
+
+
 # ---- gradients against central differences (no torch needed) --------------------------
 
 SCALAR_LOSSES: dict[str, tuple[Callable[[list[Value]], Value], list[float]]] = {
@@ -183,6 +235,27 @@ def test_against_torch_values_and_gradients() -> None:
 def test_bad_input_raises_value_error(call: Callable[[], object]) -> None:
     with pytest.raises(ValueError):
         call()
+
+
+NESTED_LOGITS = {
+    "softmax of a nested list": lambda: softmax([[1.0, 2.0], [3.0, 4.0]]),
+    "log_softmax of a nested list": lambda: log_softmax([[Value(1.0)], [Value(2.0)]]),
+    "softmax of a 2-D array": lambda: softmax(np.zeros((2, 2))),
+    "one example, nested": lambda: cross_entropy([[1.0, 2.0], [3.0, 4.0]], 3),
+    "a batch, nested twice": lambda: cross_entropy([[[1.0, 2.0]], [[3.0, 4.0]]], [0, 0]),
+}
+
+
+@pytest.mark.parametrize("call", NESTED_LOGITS.values(), ids=NESTED_LOGITS.keys())
+def test_nested_logits_are_refused_not_flattened(call: Callable[[], object]) -> None:
+    with pytest.raises(TypeError, match=r"flat sequence.*element 0 is a"):
+        call()
+
+
+def test_flat_logits_may_be_numpy_rows() -> None:
+    batch = np.array([[0.0, 0.0], [0.0, 0.0]])
+    assert cross_entropy(batch, [0, 1]).data == pytest.approx(math.log(2.0), rel=1e-15)
+    assert [p.data for p in softmax(np.array([0.0, 0.0]))] == [0.5, 0.5]
 
 
 def test_bad_types_raise_type_error() -> None:

@@ -275,6 +275,22 @@ def test_load_state_dict_non_strict_skips_missing_and_unexpected() -> None:
         model.load_state_dict([("layers.0.neurons.0.b", 1.0)])  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    "value",
+    [10**400, -(10**5000), math.inf, np.float64("nan")],
+    ids=["10**400", "-10**5000", "inf", "numpy nan"],
+)
+def test_load_state_dict_refuses_huge_and_non_finite_values_naming_the_key(
+    value: object,
+) -> None:
+    # No saved model ever holds NaN or inf, and 10**400 does not fit in a float.
+    model = MLP(2, [1], seed=0)
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=r"not a finite number: layers\.0\.neurons\.0\.w\.1="):
+        model.load_state_dict({**before, "layers.0.neurons.0.w.1": value})
+    assert model.state_dict() == before
+
+
 # ---- save and load ---------------------------------------------------------------------
 
 
@@ -328,6 +344,8 @@ def test_load_truncated_file(tmp_path: Path) -> None:
 EDITS = {
     "wrong format": lambda d: d.update(format="keras"),
     "wrong version": lambda d: d.update(version=2),
+    "bool version": lambda d: d.update(version=True),  # True == 1 in Python
+    "float version": lambda d: d.update(version=1.0),
     "extra key": lambda d: d.update(code="import os"),
     "zero input size": lambda d: d["architecture"].update(nin=0),
     "negative layer": lambda d: d["architecture"].update(nouts=[-3, 1]),
@@ -380,6 +398,45 @@ def test_load_rejects_non_model_files(tmp_path: Path, content: bytes) -> None:
     path.write_bytes(content)
     with pytest.raises(ValueError):
         MLP.load(path)
+
+
+def _with_literal(tmp_path: Path, literal: str) -> Path:
+    """A saved model whose parameter layers.0.neurons.1.w.0 is the JSON text ``literal``."""
+    path, document = _saved(tmp_path)
+    document["parameters"]["layers.0.neurons.1.w.0"] = "LITERAL"  # type: ignore[index]
+    path.write_text(json.dumps(document).replace('"LITERAL"', literal))
+    return path
+
+
+@pytest.mark.parametrize("literal", [str(10**400), "1e400", "-1e999"])
+def test_load_names_the_parameter_too_big_for_a_float(tmp_path: Path, literal: str) -> None:
+    path = _with_literal(tmp_path, literal)
+    with pytest.raises(ValueError, match=r"layers\.0\.neurons\.1\.w\.0") as error:
+        MLP.load(path)
+    assert str(error.value).startswith(f"{path}: ")
+
+
+@pytest.mark.parametrize(
+    ("literal", "problem"),
+    [
+        ("NaN", "NaN is not allowed"),
+        ("-Infinity", "-Infinity is not allowed"),
+        ("1" * 5000, "integer literal of 5000 digits"),
+    ],
+)
+def test_load_names_the_file_and_the_bad_literal(
+    tmp_path: Path, literal: str, problem: str
+) -> None:
+    path = _with_literal(tmp_path, literal)
+    with pytest.raises(ValueError, match=problem) as error:
+        MLP.load(path)
+    assert str(error.value).startswith(f"{path}: ")
+
+
+def test_load_of_a_directory_is_a_value_error_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="is a directory") as error:
+        MLP.load(tmp_path)
+    assert str(error.value).startswith(f"{tmp_path}: ")
 
 
 class _Payload:

@@ -67,10 +67,23 @@ def mse_loss(pred: Any, target: Any) -> Value:
     return _mean(squares)
 
 
-def _logits(logits: object) -> list[Value]:
+def _logits(logits: Any) -> list[Value]:
+    """One example's logits: a flat sequence of Values or numbers (a 1-D numpy array too).
+
+    A nested list is refused, not flattened: a batch passed to ``softmax`` (or one example
+    wrapped in an extra list) would otherwise be read as one example with more classes.
+    """
     if not _is_sequence(logits):
         raise TypeError(f"logits must be a sequence of Values or numbers, not {logits!r}")
-    values = [_value(z, "a logit") for z in _flatten(logits, "logits")]
+    if hasattr(logits, "tolist"):
+        logits = logits.tolist()  # numpy scalars -> Python floats; a 2-D array stays nested
+    for i, z in enumerate(logits):
+        if _is_sequence(z):
+            raise TypeError(
+                "logits must be a flat sequence of Values or numbers (one example); "
+                f"element {i} is a {type(z).__name__}"
+            )
+    values = [_value(z, "a logit") for z in logits]
     if not values:
         raise ValueError("logits must not be empty")
     return values
@@ -127,14 +140,30 @@ def cross_entropy(logits: Any, target_index: Any) -> Value:
 
 
 # NOTE: PyTorch clamps each log term of binary cross-entropy at -100 so that p = 0 or 1
-# gives a finite loss; we do the same (the clamped term is a constant: no gradient).
+# gives a finite loss, and divides its gradient (p - y) / (p (1 - p)) by at least 1e-12
+# (stored as a float32, hence this exact value). We copy both, so the two agree to the bit.
 _LOG_FLOOR = -100.0
+_GRADIENT_FLOOR = 9.999999960041972e-13
 
 
-def _clamped_log(x: Value) -> Value:
-    if x.data <= 0.0 or math.log(x.data) < _LOG_FLOOR:
-        return Value(_LOG_FLOOR, requires_grad=False)
-    return x.log()
+def _saturated_binary_cross_entropy(probability: Value, label: float) -> Value:
+    r"""Binary cross-entropy where PyTorch's clamps act: :math:`p (1 - p) < 10^{-12}`.
+
+    The loss is :math:`-[y \max(\log p, -100) + (1 - y) \max(\log(1 - p), -100)]`, finite
+    even at p = 0 or 1. Its gradient is PyTorch's :math:`(p - y) / 10^{-12}`, not the
+    derivative of the clamped (flat) function, so a saturated wrong answer still gets
+    pushed towards its label. The node is the tangent line
+    :math:`loss + slope \cdot (p - p_0)`: first derivatives only (a second derivative
+    through it is 0, where PyTorch gives :math:`10^{24}`).
+    """
+    p = probability.data
+    log_p = max(math.log(p), _LOG_FLOOR) if p > 0.0 else _LOG_FLOOR
+    log_q = max(math.log1p(-p), _LOG_FLOOR) if p < 1.0 else _LOG_FLOOR
+    # NOTE: + 0.0 turns -0.0 (a perfect answer, -(1 * 0.0)) into 0.0.
+    loss = -(label * log_p + (1.0 - label) * log_q) + 0.0
+    slope = (p - label) / _GRADIENT_FLOOR
+    # probability - p is exactly 0.0 but keeps p in the graph, so backward reaches it.
+    return (probability - p) * slope + loss
 
 
 def _binary_cross_entropy_one(p: object, y: object) -> Value:
@@ -147,11 +176,14 @@ def _binary_cross_entropy_one(p: object, y: object) -> Value:
     label = float(_value(y, "a label").data)
     if not 0.0 <= label <= 1.0:
         raise ValueError(f"binary_cross_entropy needs labels in [0, 1], got {label!r}")
+    if probability.data * (1.0 - probability.data) < _GRADIENT_FLOOR:
+        return _saturated_binary_cross_entropy(probability, label)
+    # Here 1e-12 < p < 1 - 1e-12, so neither log is near -100 and the plain graph is exact.
     terms = []
     if label != 0.0:
-        terms.append(label * _clamped_log(probability))
+        terms.append(label * probability.log())
     if label != 1.0:
-        terms.append((1.0 - label) * _clamped_log(1.0 - probability))
+        terms.append((1.0 - label) * (1.0 - probability).log())
     return -Value.sum(terms)
 
 
@@ -159,6 +191,9 @@ def binary_cross_entropy(p: Any, y: Any) -> Value:
     r"""Binary cross-entropy :math:`-[y \log p + (1 - y) \log(1 - p)]` for :math:`p \in [0, 1]`.
 
     One example (a Value and a label in [0, 1]) or a batch (two lists): the batch mean.
+    As in PyTorch, each log is clamped at -100 (p = 0 or 1 costs at most 100, never
+    infinity) and the gradient is :math:`(p - y) / \max(p (1 - p), 10^{-12})`, so
+    ``backward()`` works for every p in [0, 1], saturated ones included.
     """
     if _is_sequence(p):
         _check_batch(p, y, "binary_cross_entropy")

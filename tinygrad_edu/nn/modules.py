@@ -14,6 +14,7 @@ import math
 import numbers
 import os
 import random
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ FORMAT_NAME = "tinygrad_edu.MLP"
 FORMAT_VERSION = 1
 MAX_PARAMETERS = 1_000_000  # a scalar engine is hopeless far below this; refuse bigger files
 MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_INT_DIGITS = 1000  # far more than any size in a model; turning digits into an int is quadratic
 
 Input = Sequence[Value | float] | Any  # a sequence of numbers or Values, or a 1-D numpy array
 
@@ -47,7 +49,7 @@ def _check_activation(activation: str) -> Callable[[Value], Value]:
 def _check_size(size: object, what: str) -> int:
     # bool is an int in Python, but MLP(True, ...) is surely a mistake.
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or int(size) < 1:
-        raise ValueError(f"{what} must be a positive integer, got {size!r}")
+        raise ValueError(f"{what} must be a positive integer, got {_describe(size)}")
     return int(size)
 
 
@@ -94,8 +96,9 @@ class Module:
     def load_state_dict(self, state: Mapping[str, object], strict: bool = True) -> None:
         """Set parameters from ``state`` (name -> number), or raise and change nothing.
 
-        Raises ``ValueError`` listing every missing, unexpected and non-numeric entry
-        (missing and unexpected names are allowed when ``strict`` is false).
+        Raises ``ValueError`` listing every missing, unexpected and bad entry (missing and
+        unexpected names are allowed when ``strict`` is false). A value is bad unless it is
+        a finite real number: NaN, inf, 10**400 (no float holds it), bools and strings are.
         """
         if not isinstance(state, Mapping):
             raise TypeError(
@@ -105,7 +108,7 @@ class Module:
         missing = [name for name in parameters if name not in state]
         unexpected = [str(name) for name in state if name not in parameters]
         bad = [
-            f"{name}={value!r}"
+            f"{name}={_describe(value)}"
             for name, value in state.items()
             if name in parameters and not _is_finite_number(value)
         ]
@@ -125,11 +128,21 @@ class Module:
 
 
 def _is_finite_number(value: object) -> bool:
-    return (
-        isinstance(value, numbers.Real)
-        and not isinstance(value, bool)
-        and math.isfinite(float(value))
-    )
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int such as 10**400 has no float
+        return False
+
+
+def _describe(value: object) -> str:
+    """``repr(value)`` short enough for an error message (10**5000 has no repr at all)."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
+        sign = "-" if value < 0 else ""
+        return f"about {sign}10**{round(math.log10(abs(value)))}"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 class Neuron(Module):
@@ -282,15 +295,25 @@ class MLP(Module):
         """Read a model written by ``save``; any damaged file raises ``ValueError``.
 
         The file is parsed as data only, and the architecture is checked (positive sizes,
-        at most ``MAX_PARAMETERS`` parameters, exactly the expected parameter names)
-        before any model is built.
+        at most ``MAX_PARAMETERS`` parameters, exactly the expected parameter names, each
+        a finite number) before any model is built. A missing file raises
+        ``FileNotFoundError``; a path that is not a regular file (a directory, a pipe, a
+        device) raises ``ValueError``, like any content that is not a saved model. Every
+        such message starts with the path. Any other ``OSError`` (permission denied) passes on.
         """
         path = Path(path)
-        if path.stat().st_size > MAX_FILE_BYTES:  # FileNotFoundError when missing
+        status = path.stat()  # FileNotFoundError when missing
+        if stat.S_ISDIR(status.st_mode):
+            raise ValueError(f"{path}: is a directory, not a model file")
+        if not stat.S_ISREG(status.st_mode):  # a pipe or a device could block or never end
+            raise ValueError(f"{path}: not a regular file, so not a model file")
+        if status.st_size > MAX_FILE_BYTES:
             raise ValueError(f"{path}: larger than {MAX_FILE_BYTES} bytes, not a saved MLP")
         try:
-            document = json.loads(path.read_text(encoding="utf-8"), parse_constant=_reject)
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as error:
+            text = path.read_text(encoding="utf-8")
+            document = json.loads(text, parse_constant=_reject, parse_int=_parse_int)
+        except (ValueError, RecursionError) as error:
+            # ValueError covers bad UTF-8, bad JSON, and the two parse hooks' refusals.
             raise ValueError(f"{path}: not a valid model file ({error})") from None
         try:
             architecture, parameters = _check_document(document)
@@ -305,14 +328,26 @@ def _reject(constant: str) -> float:
     raise ValueError(f"{constant} is not allowed in a model file")
 
 
+def _parse_int(digits: str) -> int:
+    if len(digits) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer literal of {len(digits)} digits is too long")
+    return int(digits)
+
+
 def _check_document(document: object) -> tuple[dict[str, Any], dict[str, Any]]:
     """The architecture and parameters of a saved model, validated without building it."""
     if not isinstance(document, dict):
         raise ValueError("the top level must be a JSON object")
     if document.get("format") != FORMAT_NAME:
-        raise ValueError(f"'format' must be {FORMAT_NAME!r}, got {document.get('format')!r}")
-    if document.get("version") != FORMAT_VERSION:
-        raise ValueError(f"unsupported format version {document.get('version')!r}")
+        raise ValueError(
+            f"'format' must be {FORMAT_NAME!r}, got {_describe(document.get('format'))}"
+        )
+    version = document.get("version")
+    # An exact int: true and 1.0 both equal 1 in Python, but neither is what save writes.
+    if type(version) is not int or version != FORMAT_VERSION:
+        raise ValueError(
+            f"unsupported format version {_describe(version)} (expected {FORMAT_VERSION})"
+        )
     expected_keys = {"format", "version", "architecture", "parameters"}
     if set(document) != expected_keys:
         raise ValueError(f"keys must be {sorted(expected_keys)}, got {sorted(document)}")
@@ -327,13 +362,15 @@ def _check_document(document: object) -> tuple[dict[str, Any], dict[str, Any]]:
     nin = _check_size(architecture["nin"], "nin")
     nouts = architecture["nouts"]
     if not isinstance(nouts, list) or not nouts:
-        raise ValueError(f"'nouts' must be a non-empty list of layer sizes, got {nouts!r}")
+        raise ValueError(f"'nouts' must be a non-empty list of layer sizes, got {_describe(nouts)}")
     sizes = [nin, *(_check_size(n, f"layer size {i}") for i, n in enumerate(nouts))]
     _check_activation(architecture["activation"])
     _check_activation(architecture["output_activation"])
     count = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
     if count > MAX_PARAMETERS:
-        raise ValueError(f"{count} parameters is more than the limit of {MAX_PARAMETERS}")
+        raise ValueError(
+            f"{_describe(count)} parameters is more than the limit of {MAX_PARAMETERS}"
+        )
     parameters = document["parameters"]
     if not isinstance(parameters, dict):
         raise ValueError("'parameters' must be a JSON object of name -> number")
