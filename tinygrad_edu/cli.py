@@ -41,6 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments:
         arguments = ["train"]  # SPEC: runs with no arguments on a sensible default
+    arguments = _expression_last(arguments)
     try:
         args = parser.parse_args(arguments)
         status: int = args.run(args)
@@ -258,10 +259,62 @@ def _run_graph(args: argparse.Namespace) -> int:
 
 def _add_expression_arguments(command: argparse.ArgumentParser) -> None:
     """EXPR and --at, as the graph and gradcheck commands take them."""
-    command.add_argument("expression", metavar="EXPR", help='for example "tanh(x*w + b)"')
+    command.add_argument(
+        "expression",
+        metavar="EXPR",
+        help='for example "tanh(x*w + b)"; one starting with a minus, like "-x*y", works '
+        "anywhere except right after an option that takes a value; '-- EXPR' always works",
+    )
     command.add_argument(
         "--at", default="", metavar="NAME=NUMBER,...", help="the point, e.g. x=2,w=-3,b=6.88"
     )
+
+
+# Per command that takes EXPR: its options whose next argument is their value, and its
+# one-letter options. Kept next to the add_argument calls; a test checks they agree.
+_VALUE_OPTIONS = {
+    "graph": ("--at", "-o", "--output"),
+    "gradcheck": ("--at", "--eps", "--atol", "--rtol"),
+}
+_SHORT_OPTIONS = {"graph": ("-h", "-o"), "gradcheck": ("-h",)}
+
+
+def _expression_last(arguments: list[str]) -> list[str]:
+    """Move EXPR of graph and gradcheck behind '--', so that "-x*y" is not read as an option.
+
+    argparse takes any argument starting with '-' for an option. EXPR is the argument right
+    after '--' when there is one (so options may follow it: ``graph -- -x --at x=1``), else
+    the first argument starting with one '-' that is neither an option of the command nor
+    the value of the option before it. Any other command line is returned unchanged.
+    """
+    if len(arguments) < 2 or arguments[0] not in _VALUE_OPTIONS:
+        return arguments
+    command, rest = arguments[0], arguments[1:]
+    if "--" in rest:
+        where = rest.index("--")
+        if where + 1 == len(rest):
+            return arguments  # nothing after '--': argparse reports the missing EXPR
+        expression = rest[where + 1]
+        rest = rest[:where] + rest[where + 2 :]
+        return [command, *rest, "--", expression]
+    for where, argument in enumerate(rest):
+        looks_like_option = argument.startswith("-") and len(argument) > 1
+        if not looks_like_option or argument.startswith("--"):
+            continue
+        if argument[:2] in _SHORT_OPTIONS[command]:
+            continue  # -o FILE, -ograph.svg, -h
+        if where > 0 and _takes_a_value(command, rest[where - 1]):
+            continue  # --eps -1: the option's value, which argparse handles itself
+        return [command, *rest[:where], *rest[where + 1 :], "--", argument]
+    return arguments
+
+
+def _takes_a_value(command: str, argument: str) -> bool:
+    """Whether ``argument`` is an option of ``command`` that reads the next argument."""
+    options = _VALUE_OPTIONS[command]
+    if argument.startswith("--"):  # argparse also accepts unique prefixes: --out
+        return "=" not in argument and any(option.startswith(argument) for option in options)
+    return argument in options
 
 
 def _check_output_path(option: str, path: str, suffixes: Sequence[str]) -> None:
