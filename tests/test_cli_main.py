@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
-from tinygrad_edu import cli
+import pytest
+
+from tinygrad_edu import cli, viz
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -23,3 +27,21 @@ def test_the_option_tables_of_the_expression_commands_match_their_parsers() -> N
         short = {option for option in options if not option.startswith("--")}
         assert set(cli._SHORT_OPTIONS[name]) == short
     assert set(cli._VALUE_OPTIONS) == {"graph", "gradcheck"}
+
+
+def test_graph_without_any_graphviz_exits_2_with_the_install_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # render() uses `dot` when shutil.which finds it, else imports pygraphviz: take both away.
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "pygraphviz", None)  # None makes the import fail
+    status = cli.main(["graph", "x*y", "--at", "x=2,y=3", "-o", str(tmp_path / "g.svg")])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.splitlines() == [
+        "tinygrad-edu: error: rendering needs Graphviz: install the Python wheel with "
+        "'pip install pygraphviz' or the dot program (e.g. 'apt install graphviz', "
+        "'brew install graphviz')"
+    ]
+    assert "f = x * y" in captured.out  # the table is printed before the picture is tried
+    assert list(tmp_path.iterdir()) == []

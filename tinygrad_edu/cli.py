@@ -231,7 +231,7 @@ def _add_graph_command(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _run_graph(args: argparse.Namespace) -> int:
     from tinygrad_edu import Value
     from tinygrad_edu.expr import parse_expression
-    from tinygrad_edu.viz import RENDER_FORMATS, draw_dot, render
+    from tinygrad_edu.viz import RENDER_FORMATS, GraphvizNotFoundError, draw_dot, render
 
     _check_output_path("-o", args.output, [f".{suffix}" for suffix in RENDER_FORMATS])
     expression = parse_expression(args.expression)
@@ -249,7 +249,10 @@ def _run_graph(args: argparse.Namespace) -> int:
     print(f"{'name':<{width}}  {'value':>12}  {'d f / d name':>14}")
     for name, value in [*inputs.items(), ("f", output)]:
         print(f"{name:<{width}}  {value.data:>12.6g}  {value.grad:>14.6g}")
-    path = render(draw_dot(output), args.output)
+    try:
+        path = render(draw_dot(output), args.output)
+    except GraphvizNotFoundError as error:  # its message is the install hint, in one line
+        raise UsageError(str(error)) from None
     print(f"wrote {path}")
     return 0
 
