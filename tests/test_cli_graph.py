@@ -44,6 +44,23 @@ def test_the_spec_example_prints_values_and_gradients_and_writes_the_svg(tmp_pat
         assert label in texts
 
 
+def test_an_output_that_is_a_folder_or_only_a_suffix_exits_2_before_any_work(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "graph.svg").mkdir()
+    result = run("x", "--at", "x=1", "-o", "graph.svg", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "tinygrad-edu: error: -o 'graph.svg': that is a folder, not a file"
+    ]
+    result = run("x", "--at", "x=1", "-o", ".svg", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "tinygrad-edu: error: -o '.svg': give the file a name before .svg"
+    ]
+    assert os.listdir(tmp_path) == ["graph.svg"] and os.listdir(tmp_path / "graph.svg") == []
+
+
 def test_png_output(tmp_path: Path) -> None:
     result = run("x * x", "--at", "x=3", "-o", "square.png", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -118,3 +118,24 @@ def test_save_into_a_missing_directory_exits_2(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "tinygrad-edu: error: --save 'no/such/m.json': the folder does not exist"
     ]
+
+
+@pytest.mark.parametrize(("option", "name"), [("--save", "model.json"), ("--plot", "loss.png")])
+def test_an_output_that_is_a_folder_exits_2_before_training(
+    option: str, name: str, tmp_path: Path
+) -> None:
+    (tmp_path / name).mkdir()
+    result = run("train", "--epochs", "1", option, name, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""  # refused before training
+    assert result.stderr.strip().splitlines() == [
+        f"tinygrad-edu: error: {option} '{name}': that is a folder, not a file"
+    ]
+    assert os.listdir(tmp_path) == [name] and os.listdir(tmp_path / name) == []
+
+
+def test_an_output_name_that_is_only_a_suffix_exits_2(tmp_path: Path) -> None:
+    result = run("train", "--epochs", "1", "--save", ".json", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "tinygrad-edu: error: --save '.json': give the file a name before .json"
+    ]

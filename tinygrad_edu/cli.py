@@ -321,11 +321,20 @@ def _takes_a_value(command: str, argument: str) -> bool:
 
 
 def _check_output_path(option: str, path: str, suffixes: Sequence[str]) -> None:
-    """Refuse a file name with the wrong suffix or in a missing folder, before any work."""
+    """Refuse an output path that could not be written, before any work is done.
+
+    Refused: a wrong suffix, a name that is only the suffix (".svg"), a missing folder,
+    and an existing folder in place of the file.
+    """
     if not path.lower().endswith(tuple(suffixes)):
         raise UsageError(f"{option} {path!r}: the file name must end in {'/'.join(suffixes)}")
+    name = os.path.basename(path)
+    if name.lower() in suffixes:
+        raise UsageError(f"{option} {path!r}: give the file a name before {name}")
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise UsageError(f"{option} {path!r}: the folder does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r}: that is a folder, not a file")
 
 
 def _values_at(variables: Sequence[str], at: str) -> list[float]:
