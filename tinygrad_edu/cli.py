@@ -91,7 +91,9 @@ def _add_train_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument("--lr", type=_positive_float, help="learning rate")
     command.add_argument("--epochs", type=_positive_int)
     command.add_argument("--batch-size", type=_positive_int, help="default: dataset's own")
-    command.add_argument("--seed", type=int, default=0, help="data, split, init (default 0)")
+    command.add_argument(
+        "--seed", type=_seed, default=0, help="data, split, init: an integer >= 0 (default 0)"
+    )
     command.add_argument("--save", metavar="MODEL.json", help="write the trained model")
     command.add_argument("--plot", metavar="LOSS.png", help="write the loss curve (png/svg/pdf)")
     command.set_defaults(run=_run_train)
@@ -114,6 +116,18 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not (value > 0.0 and value < float("inf")):
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value
+
+
+def _seed(text: str) -> int:
+    # numpy's generators take any integer >= 0, however large, and no negative one.
+    problem = f"{text!r} is not a non-negative integer"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(problem) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
