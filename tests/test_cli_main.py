@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
-from tinygrad_edu import cli, viz
+from tinygrad_edu import cli, expr, train, viz
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -45,3 +46,34 @@ def test_graph_without_any_graphviz_exits_2_with_the_install_hint(
     ]
     assert "f = x * y" in captured.out  # the table is printed before the picture is tried
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["graph", "gradcheck"])
+def test_overflow_while_evaluating_exits_2_with_one_line(
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What the engine raises for x*y at x = y = 1e300 once products check for overflow.
+    def overflow(*args: object) -> NoReturn:
+        raise OverflowError("1e+300 * 1e+300 overflows a float")
+
+    monkeypatch.setattr(expr.Expression, "evaluate", overflow)
+    monkeypatch.chdir(tmp_path)
+    status = cli.main([command, "x*y", "--at", "x=1e300,y=1e300"])
+    assert status == 2
+    assert capsys.readouterr().err == "tinygrad-edu: error: 1e+300 * 1e+300 overflows a float\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_during_training_stops_with_one_line_and_status_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> NoReturn:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "fit", interrupted)
+    status = cli.main(["train", "--epochs", "1000000000000"])
+    assert status == 130  # 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
+    assert capsys.readouterr().err == "tinygrad-edu: interrupted\n"

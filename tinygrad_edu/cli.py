@@ -1,7 +1,8 @@
 """The ``tinygrad-edu`` command line: ``train``, ``graph`` and ``gradcheck``.
 
 Bad input of any kind exits with status 2 and a one-line message on stderr, never a
-traceback; ``gradcheck`` exits 1 when a gradient does not match.
+traceback, and so does a missing Graphviz renderer (the message says how to install
+one); ``gradcheck`` exits 1 when a gradient does not match; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -48,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, ValueError, TypeError, OSError, ArithmeticError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C, say during a long training run: the status a shell gives for SIGINT.
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     return status
 
 
