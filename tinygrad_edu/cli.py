@@ -284,8 +284,8 @@ def _add_expression_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "expression",
         metavar="EXPR",
-        help='for example "tanh(x*w + b)"; one starting with a minus, like "-x*y", works '
-        "anywhere except right after an option that takes a value; '-- EXPR' always works",
+        help='for example "tanh(x*w + b)"; a leading minus is fine ("-x*y"), and '
+        "'-- EXPR' works for any EXPR",
     )
     command.add_argument(
         "--at", default="", metavar="NAME=NUMBER,...", help="the point, e.g. x=2,w=-3,b=6.88"
@@ -293,7 +293,7 @@ def _add_expression_arguments(command: argparse.ArgumentParser) -> None:
 
 
 # Per command that takes EXPR: its options whose next argument is their value, and its
-# one-letter options. Kept next to the add_argument calls; a test checks they agree.
+# one-letter options, as their add_argument calls declare them (a test checks they agree).
 _VALUE_OPTIONS = {
     "graph": ("--at", "-o", "--output"),
     "gradcheck": ("--at", "--eps", "--atol", "--rtol"),
@@ -308,6 +308,7 @@ def _expression_last(arguments: list[str]) -> list[str]:
     after '--' when there is one (so options may follow it: ``graph -- -x --at x=1``), else
     the first argument starting with one '-' that is neither an option of the command nor
     the value of the option before it. Any other command line is returned unchanged.
+    So "-o*x" is still -o with the value "*x": such an EXPR needs the '--'.
     """
     if len(arguments) < 2 or arguments[0] not in _VALUE_OPTIONS:
         return arguments
