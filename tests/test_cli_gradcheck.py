@@ -63,6 +63,21 @@ def test_second_derivatives_on_request() -> None:
     assert run("x * y", "--at", "x=2,y=3", "--second").returncode == 0
 
 
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["-x*y", "--at", "x=1,y=2"],
+        ["--at", "x=1,y=2", "--rtol", "1e-3", "-x*y"],
+        ["--at", "x=1,y=2", "--", "-x*y"],
+        ["--", "-x*y", "--at", "x=1,y=2", "--second"],
+    ],
+)
+def test_an_expression_may_start_with_a_minus(arguments: list[str]) -> None:
+    result = run(*arguments)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("f = -x * y\nat x=1, y=2: f = -2\n")
+
+
 def test_a_domain_edge_next_to_the_point_exits_1() -> None:
     result = run("sqrt(x)", "--at", "x=0")
     assert result.returncode == 1
@@ -78,6 +93,9 @@ BAD_INPUT = [
     (["x", "--at", "x"], "expected name=number"),
     (["x", "--at", "x=1", "--eps", "foo"], "invalid float value: 'foo'"),
     (["x", "--at", "x=1", "--eps", "0"], "eps must be a positive"),
+    (["x", "--at", "x=1", "--eps", "-1"], "eps must be a positive"),  # a value, not EXPR
+    (["-x", "-y", "--at", "x=1,y=2"], "unrecognized arguments: -y"),
+    (["--at", "x=1", "--"], "the following arguments are required: EXPR"),
     (["x", "--at", "x=1", "--bogus"], "unrecognized arguments: --bogus"),
     (["x.__class__", "--at", "x=1"], "attribute access"),
     (["__import__('os').system('echo pwned')"], "attribute access"),

@@ -44,6 +44,23 @@ def test_the_spec_example_prints_values_and_gradients_and_writes_the_svg(tmp_pat
         assert label in texts
 
 
+def test_an_output_that_is_a_folder_or_only_a_suffix_exits_2_before_any_work(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "graph.svg").mkdir()
+    result = run("x", "--at", "x=1", "-o", "graph.svg", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "tinygrad-edu: error: -o 'graph.svg': that is a folder, not a file"
+    ]
+    result = run("x", "--at", "x=1", "-o", ".svg", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == [
+        "tinygrad-edu: error: -o '.svg': give the file a name before .svg"
+    ]
+    assert os.listdir(tmp_path) == ["graph.svg"] and os.listdir(tmp_path / "graph.svg") == []
+
+
 def test_png_output(tmp_path: Path) -> None:
     result = run("x * x", "--at", "x=3", "-o", "square.png", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
@@ -79,3 +96,21 @@ def test_bad_input_exits_2_with_one_line(arguments: list[str], words: str, tmp_p
     assert len(errors) == 1 and errors[0].startswith("tinygrad-edu: error:")
     assert words.lower() in errors[0].lower()
     assert list(tmp_path.iterdir()) == []  # nothing written, nothing executed
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["-x*y", "--at", "x=1,y=2"],  # EXPR first, as the usage line shows it
+        ["--at", "x=1,y=2", "-o", "graph.svg", "-x*y"],  # EXPR last
+        ["--at", "x=1,y=2", "--", "-x*y"],  # argparse's own "not an option" marker
+        ["--", "-x*y", "--at", "x=1,y=2"],  # '--' right before EXPR, options after it
+    ],
+)
+def test_an_expression_may_start_with_a_minus(arguments: list[str], tmp_path: Path) -> None:
+    result = run(*arguments, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == "f = -x * y"
+    rows = {line.split()[0]: line.split()[1:] for line in result.stdout.splitlines()[2:-1]}
+    assert rows["f"] == ["-2", "1"] and rows["x"] == ["1", "-2"] and rows["y"] == ["2", "-1"]
+    assert (tmp_path / "graph.svg").is_file()

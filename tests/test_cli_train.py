@@ -111,10 +111,43 @@ def test_bad_options_exit_2_with_one_line(arguments: tuple[str, ...], tmp_path: 
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("seed", ["-1", "1.5", "one"])
+def test_a_seed_that_is_not_a_non_negative_integer_exits_2_saying_so(
+    seed: str, tmp_path: Path
+) -> None:
+    result = run("train", "--seed", seed, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"tinygrad-edu: error: argument --seed: {seed!r} is not a non-negative integer "
+        "(see 'tinygrad-edu train --help')"
+    ]
+
+
 def test_save_into_a_missing_directory_exits_2(tmp_path: Path) -> None:
     result = run("train", "--dataset", "parity", "--epochs", "1", "--save", "no/such/m.json",
                  cwd=tmp_path)  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""  # refused before training
     assert result.stderr.strip().splitlines() == [
         "tinygrad-edu: error: --save 'no/such/m.json': the folder does not exist"
+    ]
+
+
+@pytest.mark.parametrize(("option", "name"), [("--save", "model.json"), ("--plot", "loss.png")])
+def test_an_output_that_is_a_folder_exits_2_before_training(
+    option: str, name: str, tmp_path: Path
+) -> None:
+    (tmp_path / name).mkdir()
+    result = run("train", "--epochs", "1", option, name, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""  # refused before training
+    assert result.stderr.strip().splitlines() == [
+        f"tinygrad-edu: error: {option} '{name}': that is a folder, not a file"
+    ]
+    assert os.listdir(tmp_path) == [name] and os.listdir(tmp_path / name) == []
+
+
+def test_an_output_name_that_is_only_a_suffix_exits_2(tmp_path: Path) -> None:
+    result = run("train", "--epochs", "1", "--save", ".json", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "tinygrad-edu: error: --save '.json': give the file a name before .json"
     ]

@@ -1,7 +1,8 @@
 """The ``tinygrad-edu`` command line: ``train``, ``graph`` and ``gradcheck``.
 
 Bad input of any kind exits with status 2 and a one-line message on stderr, never a
-traceback; ``gradcheck`` exits 1 when a gradient does not match.
+traceback, and so does a missing Graphviz renderer (the message says how to install
+one); ``gradcheck`` exits 1 when a gradient does not match; Ctrl-C exits 130.
 """
 
 from __future__ import annotations
@@ -41,12 +42,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     if not arguments:
         arguments = ["train"]  # SPEC: runs with no arguments on a sensible default
+    arguments = _expression_last(arguments)
     try:
         args = parser.parse_args(arguments)
         status: int = args.run(args)
     except (UsageError, ValueError, TypeError, OSError, ArithmeticError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Ctrl-C, say during a long training run: the status a shell gives for SIGINT.
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
     return status
 
 
@@ -90,7 +96,9 @@ def _add_train_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument("--lr", type=_positive_float, help="learning rate")
     command.add_argument("--epochs", type=_positive_int)
     command.add_argument("--batch-size", type=_positive_int, help="default: dataset's own")
-    command.add_argument("--seed", type=int, default=0, help="data, split, init (default 0)")
+    command.add_argument(
+        "--seed", type=_seed, default=0, help="data, split, init: an integer >= 0 (default 0)"
+    )
     command.add_argument("--save", metavar="MODEL.json", help="write the trained model")
     command.add_argument("--plot", metavar="LOSS.png", help="write the loss curve (png/svg/pdf)")
     command.set_defaults(run=_run_train)
@@ -113,6 +121,18 @@ def _positive_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
     if not (value > 0.0 and value < float("inf")):
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value
+
+
+def _seed(text: str) -> int:
+    # numpy's generators take any integer >= 0, however large, and no negative one.
+    problem = f"{text!r} is not a non-negative integer"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(problem) from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
@@ -230,7 +250,7 @@ def _add_graph_command(commands: argparse._SubParsersAction[_Parser]) -> None:
 def _run_graph(args: argparse.Namespace) -> int:
     from tinygrad_edu import Value
     from tinygrad_edu.expr import parse_expression
-    from tinygrad_edu.viz import RENDER_FORMATS, draw_dot, render
+    from tinygrad_edu.viz import RENDER_FORMATS, GraphvizNotFoundError, draw_dot, render
 
     _check_output_path("-o", args.output, [f".{suffix}" for suffix in RENDER_FORMATS])
     expression = parse_expression(args.expression)
@@ -248,7 +268,10 @@ def _run_graph(args: argparse.Namespace) -> int:
     print(f"{'name':<{width}}  {'value':>12}  {'d f / d name':>14}")
     for name, value in [*inputs.items(), ("f", output)]:
         print(f"{name:<{width}}  {value.data:>12.6g}  {value.grad:>14.6g}")
-    path = render(draw_dot(output), args.output)
+    try:
+        path = render(draw_dot(output), args.output)
+    except GraphvizNotFoundError as error:  # its message is the install hint, in one line
+        raise UsageError(str(error)) from None
     print(f"wrote {path}")
     return 0
 
@@ -258,18 +281,80 @@ def _run_graph(args: argparse.Namespace) -> int:
 
 def _add_expression_arguments(command: argparse.ArgumentParser) -> None:
     """EXPR and --at, as the graph and gradcheck commands take them."""
-    command.add_argument("expression", metavar="EXPR", help='for example "tanh(x*w + b)"')
+    command.add_argument(
+        "expression",
+        metavar="EXPR",
+        help='for example "tanh(x*w + b)"; a leading minus is fine ("-x*y"), and '
+        "'-- EXPR' works for any EXPR",
+    )
     command.add_argument(
         "--at", default="", metavar="NAME=NUMBER,...", help="the point, e.g. x=2,w=-3,b=6.88"
     )
 
 
+# Per command that takes EXPR: its options whose next argument is their value, and its
+# one-letter options, as their add_argument calls declare them (a test checks they agree).
+_VALUE_OPTIONS = {
+    "graph": ("--at", "-o", "--output"),
+    "gradcheck": ("--at", "--eps", "--atol", "--rtol"),
+}
+_SHORT_OPTIONS = {"graph": ("-h", "-o"), "gradcheck": ("-h",)}
+
+
+def _expression_last(arguments: list[str]) -> list[str]:
+    """Move EXPR of graph and gradcheck behind '--', so that "-x*y" is not read as an option.
+
+    argparse takes any argument starting with '-' for an option. EXPR is the argument right
+    after '--' when there is one (so options may follow it: ``graph -- -x --at x=1``), else
+    the first argument starting with one '-' that is neither an option of the command nor
+    the value of the option before it. Any other command line is returned unchanged.
+    So "-o*x" is still -o with the value "*x": such an EXPR needs the '--'.
+    """
+    if len(arguments) < 2 or arguments[0] not in _VALUE_OPTIONS:
+        return arguments
+    command, rest = arguments[0], arguments[1:]
+    if "--" in rest:
+        where = rest.index("--")
+        if where + 1 == len(rest):
+            return arguments  # nothing after '--': argparse reports the missing EXPR
+        expression = rest[where + 1]
+        rest = rest[:where] + rest[where + 2 :]
+        return [command, *rest, "--", expression]
+    for where, argument in enumerate(rest):
+        looks_like_option = argument.startswith("-") and len(argument) > 1
+        if not looks_like_option or argument.startswith("--"):
+            continue
+        if argument[:2] in _SHORT_OPTIONS[command]:
+            continue  # -o FILE, -ograph.svg, -h
+        if where > 0 and _takes_a_value(command, rest[where - 1]):
+            continue  # --eps -1: the option's value, which argparse handles itself
+        return [command, *rest[:where], *rest[where + 1 :], "--", argument]
+    return arguments
+
+
+def _takes_a_value(command: str, argument: str) -> bool:
+    """Whether ``argument`` is an option of ``command`` that reads the next argument."""
+    options = _VALUE_OPTIONS[command]
+    if argument.startswith("--"):  # argparse also accepts unique prefixes: --out
+        return "=" not in argument and any(option.startswith(argument) for option in options)
+    return argument in options
+
+
 def _check_output_path(option: str, path: str, suffixes: Sequence[str]) -> None:
-    """Refuse a file name with the wrong suffix or in a missing folder, before any work."""
+    """Refuse an output path that could not be written, before any work is done.
+
+    Refused: a wrong suffix, a name that is only the suffix (".svg"), a missing folder,
+    and an existing folder in place of the file.
+    """
     if not path.lower().endswith(tuple(suffixes)):
         raise UsageError(f"{option} {path!r}: the file name must end in {'/'.join(suffixes)}")
+    name = os.path.basename(path)
+    if name.lower() in suffixes:
+        raise UsageError(f"{option} {path!r}: give the file a name before {name}")
     if not os.path.isdir(os.path.dirname(path) or "."):
         raise UsageError(f"{option} {path!r}: the folder does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path!r}: that is a folder, not a file")
 
 
 def _values_at(variables: Sequence[str], at: str) -> list[float]:

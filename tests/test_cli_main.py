@@ -1,0 +1,79 @@
+"""``tinygrad_edu.cli.main`` in process, where a test can take a renderer or a step away."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from tinygrad_edu import cli, expr, train, viz
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    actions = [a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(actions[0].choices)
+
+
+def test_the_option_tables_of_the_expression_commands_match_their_parsers() -> None:
+    # _expression_last relies on these tables to tell EXPR from an option's value.
+    for name, parser in subcommands().items():
+        if name not in cli._VALUE_OPTIONS:
+            continue
+        options = parser._option_string_actions
+        with_values = {option for option, action in options.items() if action.nargs != 0}
+        assert set(cli._VALUE_OPTIONS[name]) == with_values
+        short = {option for option in options if not option.startswith("--")}
+        assert set(cli._SHORT_OPTIONS[name]) == short
+    assert set(cli._VALUE_OPTIONS) == {"graph", "gradcheck"}
+
+
+def test_graph_without_any_graphviz_exits_2_with_the_install_hint(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # render() uses `dot` when shutil.which finds it, else imports pygraphviz: take both away.
+    monkeypatch.setattr(viz.shutil, "which", lambda name: None)
+    monkeypatch.setitem(sys.modules, "pygraphviz", None)  # None makes the import fail
+    status = cli.main(["graph", "x*y", "--at", "x=2,y=3", "-o", str(tmp_path / "g.svg")])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.splitlines() == [
+        "tinygrad-edu: error: rendering needs Graphviz: install the Python wheel with "
+        "'pip install pygraphviz' or the dot program (e.g. 'apt install graphviz', "
+        "'brew install graphviz')"
+    ]
+    assert "f = x * y" in captured.out  # the table is printed before the picture is tried
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("command", ["graph", "gradcheck"])
+def test_overflow_while_evaluating_exits_2_with_one_line(
+    command: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # What the engine raises for x*y at x = y = 1e300 once products check for overflow.
+    def overflow(*args: object) -> NoReturn:
+        raise OverflowError("1e+300 * 1e+300 overflows a float")
+
+    monkeypatch.setattr(expr.Expression, "evaluate", overflow)
+    monkeypatch.chdir(tmp_path)
+    status = cli.main([command, "x*y", "--at", "x=1e300,y=1e300"])
+    assert status == 2
+    assert capsys.readouterr().err == "tinygrad-edu: error: 1e+300 * 1e+300 overflows a float\n"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_ctrl_c_during_training_stops_with_one_line_and_status_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> NoReturn:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train, "fit", interrupted)
+    status = cli.main(["train", "--epochs", "1000000000000"])
+    assert status == 130  # 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
+    assert capsys.readouterr().err == "tinygrad-edu: interrupted\n"
