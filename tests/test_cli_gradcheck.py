@@ -116,3 +116,19 @@ def test_bad_input_exits_2_with_one_line(arguments: list[str], message: str) -> 
     assert result.stderr.startswith("tinygrad-edu: error: ")
     assert message in result.stderr
     assert "pwned" not in result.stderr
+
+
+def test_a_reader_that_goes_away_is_no_error() -> None:
+    # `tinygrad-edu gradcheck ... | head -0`: the pipe is closed before anything is written.
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tinygrad_edu", "gradcheck", "x*y", "--at", "x=2,y=3"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 141  # 128 + SIGPIPE, as a shell reports it
+    assert stderr == ""

@@ -2,7 +2,8 @@
 
 Bad input of any kind exits with status 2 and a one-line message on stderr, never a
 traceback, and so does a missing Graphviz renderer (the message says how to install
-one); ``gradcheck`` exits 1 when a gradient does not match; Ctrl-C exits 130.
+one); ``gradcheck`` exits 1 when a gradient does not match; Ctrl-C exits 130, and a
+closed output pipe (``| head``) exits 141 quietly.
 """
 
 from __future__ import annotations
@@ -46,6 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = parser.parse_args(arguments)
         status: int = args.run(args)
+    except BrokenPipeError:
+        # The reader went away (``tinygrad-edu train | head -1``): nothing is wrong, and no
+        # one is left to tell. Point stdout at devnull so the flush at exit stays quiet too,
+        # and exit as a shell reports a process that SIGPIPE stopped (128 + 13).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except (UsageError, ValueError, TypeError, OSError, ArithmeticError) as error:
         print(f"{PROG}: error: {error}", file=sys.stderr)
         return 2
