@@ -222,6 +222,11 @@ def test_against_torch_values_and_gradients() -> None:
     [
         lambda: mse_loss([Value(1.0)], [1.0, 2.0]),
         lambda: mse_loss([], []),
+        lambda: mse_loss([[], []], [[], []]),
+        # Same number of elements, different shapes: flattening would pair them silently.
+        lambda: mse_loss([[Value(1.0), Value(2.0)], [Value(3.0)]], [[1.0], [2.0, 3.0]]),
+        lambda: mse_loss([Value(1.0), Value(2.0)], [[1.0, 2.0]]),
+        lambda: mse_loss([[Value(1.0)], Value(2.0)], [1.0, [2.0]]),
         lambda: cross_entropy([1.0, 2.0], 2),
         lambda: cross_entropy([1.0, 2.0], -1),
         lambda: cross_entropy([[1.0, 2.0]], [0, 1]),

@@ -43,13 +43,28 @@ def _check_batch(predictions: Sequence[Any], targets: Sequence[Any], loss: str) 
         raise ValueError(f"{loss}: {len(predictions)} predictions but {len(targets)} targets")
 
 
-def _flatten(x: object, what: str) -> list[Any]:
-    """Nested lists (or numpy arrays) of scalars as one flat list, in row-major order."""
-    if hasattr(x, "ndim"):
-        x = x.tolist()  # type: ignore[attr-defined]
-    if isinstance(x, Sequence) and not isinstance(x, str):
-        return [leaf for item in x for leaf in _flatten(item, what)]
-    return [x]
+def _paired_elements(pred: object, target: object, where: str = "") -> list[tuple[Any, Any]]:
+    """The (prediction, target) scalar pairs of two nested lists (or arrays) of one shape.
+
+    A shape mismatch is a ``ValueError`` naming where it is, rather than a silent pairing
+    of whatever elements happen to line up after flattening.
+    """
+    pred_is_sequence, target_is_sequence = _is_sequence(pred), _is_sequence(target)
+    if not pred_is_sequence and not target_is_sequence:
+        return [(pred, target)]
+    if pred_is_sequence != target_is_sequence:
+        inner, outer = ("pred", "target") if pred_is_sequence else ("target", "pred")
+        raise ValueError(f"mse_loss: {inner}{where} is a sequence but {outer}{where} is not")
+    preds, targets = list(pred), list(target)  # type: ignore[call-overload]
+    if len(preds) != len(targets):
+        raise ValueError(
+            f"mse_loss: pred{where} has {len(preds)} elements but target{where} has {len(targets)}"
+        )
+    return [
+        pair
+        for i, (p, t) in enumerate(zip(preds, targets, strict=True))
+        for pair in _paired_elements(p, t, f"{where}[{i}]")
+    ]
 
 
 def mse_loss(pred: Any, target: Any) -> Value:
@@ -57,11 +72,11 @@ def mse_loss(pred: Any, target: Any) -> Value:
 
     ``pred`` and ``target`` are a scalar each, or (nested) lists of the same shape.
     """
-    predictions = _flatten(pred, "pred")
-    targets = _flatten(target, "target")
-    _check_batch(predictions, targets, "mse_loss")
+    pairs = _paired_elements(pred, target)
+    if not pairs:
+        raise ValueError("mse_loss: empty batch")
     squares = []
-    for p, t in zip(predictions, targets, strict=True):
+    for p, t in pairs:
         difference = _value(p, "prediction") - _value(t, "target")
         squares.append(difference * difference)
     return _mean(squares)
