@@ -255,6 +255,13 @@ class GraphDrawing(graphviz.Digraph):  # type: ignore[misc]
     installed and the ``pygraphviz`` engine otherwise.
     """
 
+    def __repr__(self) -> str:
+        # The default repr holds a memory address, so a notebook's text output changed on
+        # every run; this one depends on the drawing alone.
+        values = sum("shape=record" in line for line in self.body)
+        edges = sum("->" in line for line in self.body)
+        return f"<GraphDrawing: {values} values, {edges} edges>"
+
     def _repr_image_svg_xml(self) -> str:
         return render_bytes(self.source, "svg").decode("utf-8")
 
