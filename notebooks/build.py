@@ -110,6 +110,8 @@ def execute(notebook: nbformat.NotebookNode, timeout: int = CELL_TIMEOUT_SECONDS
         timeout=timeout,
         record_timing=False,  # no timestamps in the files: a rebuild is a clean diff
         coalesce_streams=True,  # one stdout block per cell, however the kernel flushed it
+        # The slider's outputs are not stored, so its state (random ids) would only add noise.
+        store_widget_state=False,
         # C-level writes (a font library warning when Graphviz starts) stay out of the cells.
         extra_arguments=["--IPKernelApp.capture_fd_output=False"],
         resources={"metadata": {"path": str(NOTEBOOKS)}},
