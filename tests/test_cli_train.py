@@ -151,3 +151,13 @@ def test_an_output_name_that_is_only_a_suffix_exits_2(tmp_path: Path) -> None:
     assert result.stderr.strip().splitlines() == [
         "tinygrad-edu: error: --save '.json': give the file a name before .json"
     ]
+
+
+def test_a_model_too_big_for_a_scalar_engine_exits_2_before_building_it(tmp_path: Path) -> None:
+    # 2 -> 100000000 -> 1 would be 400 million Values: memory runs out long before training.
+    result = run("train", "--hidden", "100000000", cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "tinygrad-edu: error: --hidden 100000000: 400000001 parameters, more than the limit of "
+        "1000000 (a scalar engine would take hours per epoch)"
+    ]

@@ -160,6 +160,7 @@ def _run_train(args: argparse.Namespace) -> int:
 
     from tinygrad_edu import data, optim
     from tinygrad_edu.nn import MLP
+    from tinygrad_edu.nn.modules import MAX_PARAMETERS, count_parameters
     from tinygrad_edu.train import evaluate, fit, plot_training
 
     # Checked now, not after minutes of training.
@@ -191,6 +192,12 @@ def _run_train(args: argparse.Namespace) -> int:
         )
     two_class_output = args.loss in ("hinge", "bce") or (args.loss == "mse" and classes == 2)
     sizes = [*args.hidden, 1 if two_class_output else classes]
+    count = count_parameters(X.shape[1], sizes)
+    if count > MAX_PARAMETERS:  # the limit a saved model has; building it would exhaust memory
+        raise UsageError(
+            f"--hidden {','.join(map(str, args.hidden))}: {count} parameters, more than the "
+            f"limit of {MAX_PARAMETERS} (a scalar engine would take hours per epoch)"
+        )
     X_train, X_test, y_train, y_test = data.train_test_split(X, y, seed=args.seed)
     model = MLP(
         X.shape[1],

@@ -127,6 +127,15 @@ class Module:
                 parameters[name].data = float(value)  # type: ignore[arg-type]
 
 
+def count_parameters(nin: int, nouts: Sequence[int]) -> int:
+    """The number of parameters of ``MLP(nin, nouts)``, without building it.
+
+    Each layer has one weight per input and a bias, per neuron: ``(nin + 1) * nout``.
+    """
+    sizes = [nin, *nouts]
+    return sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+
+
 def _is_finite_number(value: object) -> bool:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
@@ -366,7 +375,7 @@ def _check_document(document: object) -> tuple[dict[str, Any], dict[str, Any]]:
     sizes = [nin, *(_check_size(n, f"layer size {i}") for i, n in enumerate(nouts))]
     _check_activation(architecture["activation"])
     _check_activation(architecture["output_activation"])
-    count = sum((a + 1) * b for a, b in itertools.pairwise(sizes))
+    count = count_parameters(nin, sizes[1:])
     if count > MAX_PARAMETERS:
         raise ValueError(
             f"{_describe(count)} parameters is more than the limit of {MAX_PARAMETERS}"
