@@ -139,6 +139,7 @@ def test_sum_is_one_node_with_every_term_as_input() -> None:
         (lambda: Value(1e308) + 1e308, OverflowError, ["1e+308 + 1e+308", "overflows"]),
         (lambda: -1e308 - Value(1e308), OverflowError, ["-1e+308 - 1e+308", "overflows"]),
         (lambda: Value(1e300) / 1e-300, OverflowError, ["1e+300 / 1e-300", "overflows"]),
+        (lambda: Value.sum([Value(1e308), 1e308]), OverflowError, ["sum of 2", "1e+308"]),
         (lambda: Value(math.nan).log(), ValueError, ["log", "nan"]),
         (lambda: Value(math.nan).sqrt(), ValueError, ["sqrt", "nan"]),
     ],
@@ -319,6 +320,16 @@ def test_one_no_grad_object_can_be_entered_again_and_nested() -> None:
     after = x * 3.0
     assert inner.inputs == outer.inputs == again.inputs == ()
     assert after.inputs[0] is x
+
+
+def test_no_grad_works_as_a_decorator() -> None:
+    @no_grad()
+    def double(x: Value) -> Value:
+        return x * 2.0
+
+    x = Value(1.0)
+    assert double(x).inputs == ()
+    assert (x * 2.0).inputs[0] is x  # recording is back on after the call
 
 
 def test_no_grad_is_per_thread() -> None:

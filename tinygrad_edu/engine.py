@@ -23,7 +23,7 @@ import numbers
 import operator
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ContextDecorator, contextmanager
 from itertools import repeat
 from operator import attrgetter
 from typing import Any, Union, cast
@@ -498,10 +498,11 @@ def _grad_enabled(enabled: bool) -> Iterator[None]:
         _state.grad_enabled = previous
 
 
-class no_grad:  # lower case, as PyTorch spells it
+class no_grad(ContextDecorator):  # lower case, as PyTorch spells it
     """Context manager: operations inside record no graph (results have no inputs).
 
-    Nests, is per thread, and one object may be entered again and again, as in PyTorch.
+    Nests, is per thread, and one object may be entered again and again; ``@no_grad()``
+    also works as a decorator. All as in PyTorch.
     """
 
     def __enter__(self) -> None:
