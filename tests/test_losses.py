@@ -58,6 +58,9 @@ def test_hand_checked_values() -> None:
 def test_mse_is_the_mean_over_all_elements_of_nested_lists() -> None:
     pred = [[Value(1.0), Value(2.0)], [Value(3.0), Value(4.0)]]
     assert mse_loss(pred, np.array([[0.0, 0.0], [0.0, 0.0]])).data == (1 + 4 + 9 + 16) / 4
+    # Targets may be anything Value() takes: numpy bools, a 0-d array.
+    assert mse_loss([Value(1.0), Value(0.0)], np.array([True, False])).data == 0.0
+    assert mse_loss(Value(1.0), np.array(2.0)).data == 1.0
 
 
 def test_cross_entropy_is_stable_for_huge_logits() -> None:

@@ -96,6 +96,16 @@ def _sqrt(a: float) -> float:
     return math.sqrt(a)
 
 
+def _sum(*terms: float) -> float:
+    try:
+        return math.fsum(terms)  # exactly rounded: the order of the terms does not matter
+    except OverflowError:
+        largest = max(terms, key=abs)
+        raise OverflowError(
+            f"sum of {len(terms)} terms overflows a float (largest term {largest!r})"
+        ) from None
+
+
 def _sigmoid(a: float) -> float:
     # NOTE: two branches so that exp never overflows: sigmoid(-1000) is 0.0, not an error.
     if a >= 0.0:
@@ -153,7 +163,7 @@ OPS: dict[str, Op] = {
            domain=((0.5, 3.0), (-2.0, 2.0)),
            pinned=(((2.0, 3.0), 8.0, (12.0, 8.0 * math.log(2.0))), ((0.0, 2.0), 0.0, (0.0, 0.0)),
                    ((0.0, 0.0), 1.0, (0.0, 0.0)))),
-        Op("sum", lambda *xs: math.fsum(xs),
+        Op("sum", _sum,
            (1.0,), variadic=True,
            domain=((-3.0, 3.0),) * 3, pinned=(((1.0, 2.0, 3.5), 6.5, (1.0, 1.0, 1.0)),)),
         Op("neg", operator.neg,

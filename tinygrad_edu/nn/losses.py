@@ -19,11 +19,14 @@ Logits = Sequence[Scalar]
 
 
 def _value(x: object, what: str) -> Value:
+    """``x`` as is if a Value, else a constant: anything ``Value()`` takes (numpy scalars too)."""
     if isinstance(x, Value):
         return x
-    if isinstance(x, numbers.Real):
+    try:
         return Value(x, requires_grad=False)
-    raise TypeError(f"{what} must be a Value or a real number, not {type(x).__name__}")
+    except TypeError:
+        kind = type(x).__name__
+        raise TypeError(f"{what} must be a Value or a real number, not {kind}") from None
 
 
 def _is_sequence(x: object) -> bool:
