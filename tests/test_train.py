@@ -218,6 +218,30 @@ def test_bad_data_for_fit() -> None:
     multi = MLP(2, [3], seed=0)
     with pytest.raises(ValueError, match="one output"):
         evaluate(multi, X, y, loss="hinge")
+    with pytest.raises(ValueError, match="NaN or infinite"):
+        fit(model, np.where(X > 0.5, np.nan, X), y, loss="hinge", optimizer=optimizer, epochs=1)
+
+
+def test_a_diverging_run_stops_with_an_error_that_says_so() -> None:
+    model, X, y = _xor_model()
+    huge_steps = SGD(model.parameters(), lr=1e3)
+    with pytest.raises(OverflowError, match=r"training diverged in epoch \d+ \(.*overflows"):
+        fit(model, X, y, loss="mse", optimizer=huge_steps, epochs=20, batch_size=10, progress=False)
+
+
+def test_an_infinite_parameter_is_caught_by_the_loss_check() -> None:
+    # An inf parameter passes through the forward ops (as a user's inf would); the loss
+    # check is what notices it.
+    model, X, y = _xor_model()
+
+    def break_a_weight(epoch: int, loss: float, accuracy: float) -> None:
+        model.parameters()[0].data = math.inf
+
+    with pytest.raises(OverflowError, match=r"training diverged in epoch 2 \(the loss is"):
+        fit(
+            model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01),
+            epochs=3, progress=False, on_epoch=break_a_weight,
+        )  # fmt: skip
 
 
 # ---- plots -----------------------------------------------------------------------------

@@ -141,7 +141,16 @@ def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
         raise ValueError(f"X must be a 2-D array (one row per example), got shape {X.shape}")
     if len(X) != len(y) or len(X) == 0:
         raise ValueError(f"X has {len(X)} rows and y has {len(y)} labels; need equal, non-zero")
+    if not np.isfinite(X).all():
+        raise ValueError("X holds NaN or infinite values")
     return X, y
+
+
+def _diverged(epoch: int, why: str) -> OverflowError:
+    # The data are finite (checked above), so a non-finite loss came from the updates.
+    return OverflowError(
+        f"training diverged in epoch {epoch} ({why}); a smaller learning rate may help"
+    )
 
 
 def _check_positive(name: str, value: object) -> int:
@@ -184,8 +193,13 @@ def fit(
         total_loss = total_accuracy = 0.0
         order_seed = int(shuffle_seeds.integers(2**63))
         for X_batch, y_batch in make_batches(X, y, size, shuffle=size < len(X), seed=order_seed):
-            outputs = [model(row) for row in X_batch]
-            batch_loss = loss_function(outputs, y_batch)
+            try:
+                outputs = [model(row) for row in X_batch]
+                batch_loss = loss_function(outputs, y_batch)
+            except OverflowError as error:
+                raise _diverged(epoch, str(error)) from error
+            if not math.isfinite(batch_loss.data):  # an inf parameter from an inf gradient
+                raise _diverged(epoch, f"the loss is {batch_loss.data}")
             optimizer.zero_grad()
             batch_loss.backward()
             optimizer.step()
