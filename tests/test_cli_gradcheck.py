@@ -132,3 +132,21 @@ def test_a_reader_that_goes_away_is_no_error() -> None:
     stderr = process.stderr.read()
     assert process.wait(timeout=60) == 141  # 128 + SIGPIPE, as a shell reports it
     assert stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("arguments", "unrecognized"),
+    [
+        (("x*y", "-at", "x=1,y=2"), "-at x=1,y=2"),
+        (("x*y", "--at", "x=1,y=2", "-eps", "1e-3"), "-eps 1e-3"),
+    ],
+)
+def test_a_mistyped_option_is_quoted_as_typed(
+    arguments: tuple[str, ...], unrecognized: str
+) -> None:
+    # Leading-minus expressions are moved behind '--' for argparse; that must not show here.
+    result = run(*arguments)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        f"tinygrad-edu: error: unrecognized arguments: {unrecognized} (see 'tinygrad-edu --help')"
+    ]

@@ -321,7 +321,8 @@ def _expression_last(arguments: list[str]) -> list[str]:
     argparse takes any argument starting with '-' for an option. EXPR is the argument right
     after '--' when there is one (so options may follow it: ``graph -- -x --at x=1``), else
     the first argument starting with one '-' that is neither an option of the command nor
-    the value of the option before it. Any other command line is returned unchanged.
+    the value of the option before it, unless a plain argument (the EXPR) came first. Any
+    other command line is returned unchanged, so argparse's messages quote it as typed.
     So "-o*x" is still -o with the value "*x": such an EXPR needs the '--'.
     """
     if len(arguments) < 2 or arguments[0] not in _VALUE_OPTIONS:
@@ -335,13 +336,12 @@ def _expression_last(arguments: list[str]) -> list[str]:
         rest = rest[:where] + rest[where + 2 :]
         return [command, *rest, "--", expression]
     for where, argument in enumerate(rest):
-        looks_like_option = argument.startswith("-") and len(argument) > 1
-        if not looks_like_option or argument.startswith("--"):
-            continue
-        if argument[:2] in _SHORT_OPTIONS[command]:
-            continue  # -o FILE, -ograph.svg, -h
         if where > 0 and _takes_a_value(command, rest[where - 1]):
             continue  # --eps -1: the option's value, which argparse handles itself
+        if not argument.startswith("-") or argument == "-":
+            return arguments  # a plain argument: the EXPR is already where argparse looks
+        if argument.startswith("--") or argument[:2] in _SHORT_OPTIONS[command]:
+            continue  # --at, -o FILE, -ograph.svg, -h
         return [command, *rest[:where], *rest[where + 1 :], "--", argument]
     return arguments
 
