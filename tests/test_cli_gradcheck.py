@@ -150,3 +150,12 @@ def test_a_mistyped_option_is_quoted_as_typed(
     assert result.stderr.strip().splitlines() == [
         f"tinygrad-edu: error: unrecognized arguments: {unrecognized} (see 'tinygrad-edu --help')"
     ]
+
+
+def test_arithmetic_that_overflows_exits_2_with_one_line() -> None:
+    # The real engine, not a stub: 1e300 * 1e300 is not a float.
+    result = run("x*y", "--at", "x=1e300,y=1e300")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip().splitlines() == [
+        "tinygrad-edu: error: 1e+300 * 1e+300 overflows a float (result inf)"
+    ]

@@ -2,8 +2,9 @@
 
 Bad input of any kind exits with status 2 and a one-line message on stderr, never a
 traceback, and so does a missing Graphviz renderer (the message says how to install
-one); ``gradcheck`` exits 1 when a gradient does not match; Ctrl-C exits 130, and a
-closed output pipe (``| head``) exits 141 quietly.
+one); ``gradcheck`` exits 1 when a gradient does not match; Ctrl-C exits 130. A closed
+output pipe (``| head``) stops the command where it is, quietly and with status 141, as
+SIGPIPE stops any Unix tool: ``train --save`` or ``graph -o`` may then write nothing.
 """
 
 from __future__ import annotations
