@@ -129,3 +129,23 @@ def test_gradgradcheck_reports_rounding_of_large_first_derivatives() -> None:
     report = gradgradcheck(lambda x: x * 1e6 + x * x * 1e-3, [0.3])
     assert not report
     assert report.rows[0].note.startswith("rounding error too large: |df/dx| ~ 1e+06")
+
+
+# ---- a step the float at x cannot take ----------------------------------------------------
+
+
+@pytest.mark.parametrize(("x", "spacing", "suggestion"), [(1e154, "1.5e+138", "1e+148"),
+                                                          (1e9, "1.2e-07", "1e+03")])  # fmt: skip
+def test_a_step_below_the_float_spacing_at_x_is_refused_with_a_usable_eps(
+    x: float, spacing: str, suggestion: str
+) -> None:
+    # At 1e154, x + 1e-6 == x: the old check differenced equal values and blamed rounding.
+    report = gradcheck(lambda x: x * x, [x])
+    (row,) = report.rows
+    assert not report
+    assert row.note == (
+        f"no finite difference: a step of 1e-06 is not exact at x = {x:g} "
+        f"(floats there are {spacing} apart); pass eps of about {suggestion}"
+    )
+    assert gradcheck(lambda x: x * x, [x], eps=float(suggestion))
+    assert not gradgradcheck(lambda x: x * x, [x])

@@ -291,6 +291,13 @@ def _guarded(
 
     def shifted_outputs(step: float) -> list[float]:
         where = f"{label} {'+' if step >= 0 else '-'} {abs(step):g}"
+        x = point[index]
+        if abs((x + step) - x - step) > 0.01 * abs(step):  # the step a float can take
+            raise _Undefined(
+                f"no finite difference: a step of {abs(step):g} is not exact at {label} = {x:g} "
+                f"(floats there are {math.ulp(x):.1e} apart); pass eps of about "
+                f"{abs(x) * 1e-6:.0e}"
+            )
         try:
             values = outputs_at(_shifted(point, index, step))
         except (ArithmeticError, ValueError) as error:
