@@ -48,6 +48,9 @@ uncertain by ~2e-04 (tolerance 1e-05); pass a larger eps, about 0.001`` and fail
 suggested ``eps`` is the power of ten that brings :math:`\rho` below a twentieth of the
 tolerance. The estimate sees only :math:`|f|`: an ``f`` whose intermediate values dwarf
 its result (``x + 1e6 - 1e6``) is noisier than it says; pass a larger ``eps`` there too.
+The step itself must be one the floats near ``x`` can take: where ``(x + h) - x`` is more
+than 1% off ``h`` (for ``h = 1e-6``, from about :math:`|x| = 10^8`), the row says so and
+suggests an ``eps`` of about :math:`10^{-6} |x|`.
 
 **Kinks.** Let :math:`L = (f(x) - f(x-h))/h` and :math:`R = (f(x+h) - f(x))/h` be the
 one-sided slopes and :math:`D(h) = R - L = h f''(x) + O(h^3)`. Where ``f`` is twice
