@@ -474,7 +474,7 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
     if not isinstance(output, Value):
         raise TypeError(f"grad() output must be a Value, not {type(output).__name__}")
     seed = Value(1.0, requires_grad=False)
-    with _grad_enabled(create_graph):
+    with _GradMode(create_graph):
         grads = _backpropagate_values(output, seed)
     result = []
     for x in inputs:
@@ -488,29 +488,30 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
     return result
 
 
-@contextmanager
-def _grad_enabled(enabled: bool) -> Iterator[None]:
-    previous = _state.grad_enabled
-    _state.grad_enabled = enabled
-    try:
-        yield
-    finally:
-        _state.grad_enabled = previous
+class _GradMode(ContextDecorator):
+    """Record a graph or not inside the block; the previous mode comes back at its end."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def __enter__(self) -> None:
+        # A per-thread stack, not an attribute of self: one object may be entered again.
+        _state.saved_modes.append(_state.grad_enabled)
+        _state.grad_enabled = self.enabled
+
+    def __exit__(self, *exc_info: object) -> None:
+        _state.grad_enabled = _state.saved_modes.pop()
 
 
-class no_grad(ContextDecorator):  # lower case, as PyTorch spells it
+class no_grad(_GradMode):  # lower case, as PyTorch spells it
     """Context manager: operations inside record no graph (results have no inputs).
 
     Nests, is per thread, and one object may be entered again and again; ``@no_grad()``
     also works as a decorator. All as in PyTorch.
     """
 
-    def __enter__(self) -> None:
-        _state.saved_modes.append(_state.grad_enabled)
-        _state.grad_enabled = False
-
-    def __exit__(self, *exc_info: object) -> None:
-        _state.grad_enabled = _state.saved_modes.pop()
+    def __init__(self) -> None:
+        super().__init__(False)
 
 
 @contextmanager
