@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 import threading
@@ -13,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tinygrad_edu import Value, detect_anomaly, grad, no_grad
+from tinygrad_edu import Value, detect_anomaly, engine, grad, no_grad
 from tinygrad_edu.engine import local_derivatives, topological_order
 
 # ---- construction -----------------------------------------------------------------------
@@ -264,6 +265,48 @@ def test_constants_get_no_gradient() -> None:
     constant = y.inputs[1]
     assert not constant.requires_grad and constant.grad == 0.0
     assert constant not in topological_order(y)
+
+
+def test_a_number_is_one_shared_read_only_constant_leaf() -> None:
+    x, y = Value(1.5), Value(-2.0)
+    first, second, third = x * 2.0, 2 * y, x ** np.float64(2.0)
+    shared = first.inputs[1]
+    assert second.inputs[0] is shared and third.inputs[1] is shared
+    assert isinstance(shared, Value) and shared.data == 2.0 and not shared.requires_grad
+    for name, value in [("data", 3.0), ("grad", 1.0), ("label", "two")]:
+        with pytest.raises(AttributeError, match="shared by every expression"):
+            setattr(shared, name, value)
+    assert (first.data, second.data, third.data) == (3.0, -4.0, 2.25)
+    own = Value(2.0, requires_grad=False)  # a constant the user makes stays their own
+    own.data = 5.0
+    assert (x * own).data == 7.5 and (x * 2.0).inputs[1] is shared
+
+
+def test_zeros_and_nan_are_never_shared_so_the_sign_of_zero_survives() -> None:
+    x = Value(1.0)
+    assert math.copysign(1.0, (x * -0.0).data) == -1.0
+    assert math.copysign(1.0, (x * 0.0).data) == 1.0
+    assert (x * 0.0).inputs[1] is not (x * 0.0).inputs[1]
+    assert (x + math.nan).inputs[1] is not (x + math.nan).inputs[1]
+
+
+def test_the_shared_constants_stay_bounded() -> None:
+    x = Value(1.0)
+    for i in range(3 * engine._MAX_SHARED_CONSTANTS):
+        y = x * (1.0 + i / 7)
+        assert y.data == 1.0 + i / 7
+        assert len(engine._shared_constants) <= engine._MAX_SHARED_CONSTANTS
+
+
+def test_a_chain_step_keeps_two_gc_tracked_objects_per_node() -> None:
+    # The node and its inputs tuple; the constants 1.0001 and 0.5 are shared leaves.
+    x = Value(1.0)
+    y = x * 1.0001 + 0.5  # the shared constants exist before the count
+    gc.collect()
+    before = len(gc.get_objects())
+    for _ in range(1000):
+        y = y * 1.0001 + 0.5
+    assert len(gc.get_objects()) - before == pytest.approx(2 * 2000, abs=50)
 
 
 def test_backward_through_constants_only_is_refused() -> None:

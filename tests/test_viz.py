@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value, grad
-from tinygrad_edu.engine import local_derivatives, topological_order
+from tinygrad_edu.engine import SharedConstant, local_derivatives, topological_order
 from tinygrad_edu.gallery import tanh_neuron, tiny_mlp_loss
 from tinygrad_edu.ops import OPS
 from tinygrad_edu.viz import (
@@ -187,6 +187,21 @@ def test_constant_leaves_are_drawn_grey_without_grad() -> None:
     assert CONSTANT_FILL in constant[0]
 
 
+def test_a_shared_number_is_drawn_at_each_use_and_a_made_constant_once() -> None:
+    x, y = Value(3.0, "x"), Value(4.0, "y")
+    z = x * 2.0 + y * 2.0  # the engine shares one 2.0 leaf between the two products
+    assert z.inputs[0].inputs[1] is z.inputs[1].inputs[1]
+    source = draw_dot(z, highlight=[z.inputs[0].inputs[1]]).source
+    twos = [a for a in node_lines(source).values() if "data 2.0" in a]
+    assert len(twos) == 2 and all(HIGHLIGHT_COLOUR in a for a in twos)
+    assert len(edges(source)) == 3 * 3  # per op: two input edges and one to its result
+
+    inputs = Value(2.0, requires_grad=False)  # one constant made by the user, used twice
+    w = x * inputs + y * inputs
+    drawn = [a for a in node_lines(draw_dot(w).source).values() if "data 2.0" in a]
+    assert len(drawn) == 1
+
+
 def test_repeated_input_keeps_both_edges() -> None:
     a = Value(2.0, "a")
     b = a + a
@@ -230,10 +245,13 @@ def test_same_graph_gives_same_dot_text(instructions, seeds) -> None:
     first, second = build(instructions, seeds), build(instructions, seeds)
     source = draw_dot(first, max_nodes=None).source
     assert source == draw_dot(second, max_nodes=None).source
-    # every node drawn once, every input edge kept (a + a has two)
+    # every node drawn once, a number the engine shares once per use; every input edge
+    # kept (a + a has two)
     nodes = node_lines(source)
-    drawn = {n for n in _all_nodes(first)}
-    assert sum("shape=record" in a for a in nodes.values()) == len(drawn)
+    drawn = _all_nodes(first)
+    boxes = sum(1 for n in drawn if n is first or not isinstance(n, SharedConstant))
+    boxes += sum(isinstance(x, SharedConstant) for n in drawn for x in n.inputs)
+    assert sum("shape=record" in a for a in nodes.values()) == boxes
     assert len(edges(source)) == sum(len(n.inputs) + bool(n.inputs) for n in drawn)
 
 

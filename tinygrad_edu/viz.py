@@ -44,7 +44,7 @@ from typing import Any, cast
 
 import graphviz
 
-from tinygrad_edu.engine import Value, local_derivatives, topological_order
+from tinygrad_edu.engine import SharedConstant, Value, local_derivatives, topological_order
 from tinygrad_edu.files import write_atomically
 
 __all__ = [
@@ -109,7 +109,13 @@ def format_number(x: float) -> str:
 
 
 class _Graph:
-    """The nodes below ``root`` in drawing order (inputs first) with their display names."""
+    """The nodes below ``root`` in drawing order (inputs first) with their display names.
+
+    A plain number in an expression is drawn at each of its uses: the engine shares one
+    leaf among all uses of a number (every ``** 2`` points at the same ``2.0``), and one box
+    with edges to far corners of the picture would be harder to read. Constants you make
+    yourself, such as a network's inputs, are drawn once, with an edge to each use.
+    """
 
     def __init__(self, root: Value) -> None:
         if not isinstance(root, Value):
@@ -117,6 +123,8 @@ class _Graph:
         self.root = root
         self.nodes: list[Value] = []
         self.index: dict[Value, int] = {}
+        self.inputs: dict[Value, tuple[Value, ...]] = {}  # as drawn: a box per constant use
+        self.stand_ins: dict[Value, list[Value]] = {}
         # A plain iterative walk of ``inputs`` (the engine's topological_order skips
         # constants), visiting inputs in argument order so that x1 is drawn above x2.
         stack: list[tuple[Value, bool]] = [(root, False)]
@@ -128,8 +136,24 @@ class _Graph:
                 self.index[node] = len(self.nodes)
                 self.nodes.append(node)
                 continue
+            drawn = tuple(self._drawn_input(x) for x in node.inputs)
+            self.inputs[node] = drawn
             stack.append((node, True))
-            stack.extend((x, False) for x in reversed(node.inputs) if x not in self.index)
+            stack.extend((x, False) for x in reversed(drawn) if x not in self.index)
+
+    def _drawn_input(self, x: Value) -> Value:
+        """``x``, or a stand-in of its own for each use of a number the engine shares."""
+        if not isinstance(x, SharedConstant):
+            return x
+        stand_in = Value(x.data, requires_grad=False)
+        self.stand_ins.setdefault(x, []).append(stand_in)
+        return stand_in
+
+    def drawn(self, node: Value) -> list[Value]:
+        """The boxes that show ``node``: itself, or one per use of a shared constant."""
+        if node in self.index:
+            return [node]
+        return self.stand_ins.get(node, [])
 
     def node_id(self, node: Value) -> str:
         return f"v{self.index[node]}"
@@ -297,10 +321,12 @@ def draw_dot(
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
     graph = _Graph(root)
-    highlighted = list(highlight)
-    for node in highlighted:
-        if not isinstance(node, Value) or node not in graph.index:
+    highlighted: list[Value] = []
+    for node in highlight:
+        drawn = graph.drawn(node) if isinstance(node, Value) else []
+        if not drawn:
             raise ValueError(f"cannot highlight {node!r}: it is not a node of this graph")
+        highlighted.extend(drawn)
     owners = _neuron_owners(graph) if cluster else {}
     _check_size(graph, owners, max_nodes)
 
@@ -422,7 +448,7 @@ def _add_edges(
 ) -> None:
     op_id = graph.op_id(node)
     roles = ARGUMENT_ROLES.get(node.op)
-    for position, x in enumerate(node.inputs):
+    for position, x in enumerate(graph.inputs[node]):
         attributes = {}
         if roles is not None:
             attributes["label"] = roles[position]
