@@ -312,7 +312,8 @@ def draw_dot(
     """Draw the graph below ``root``: a record per Value, a small node per op.
 
     Node ids follow the drawing order, so the same graph always gives the same DOT text.
-    Constant leaves are grey and have no grad field. ``highlight`` gets a thick red border.
+    Constant leaves are grey and have no grad field; a plain number in the expression is
+    drawn at each of its uses. ``highlight`` gets a thick red border.
     ``step=k`` draws the gradients as they stand after step ``k`` of
     :func:`backward_steps`, highlights the node it updates and the edge it flows along.
     ``max_nodes`` bounds the drawn nodes (values plus ops; with ``cluster=True`` each
