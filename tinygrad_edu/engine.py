@@ -287,9 +287,8 @@ def _constant(x: object) -> SharedConstant:
     value = _as_float(x)
     leaf = _shared_constants.get(value)
     if leaf is None:
-        plain = _new_node(value, (), None, False)
-        plain.__class__ = SharedConstant  # made as a plain leaf, read-only from here on
-        leaf = cast(SharedConstant, plain)
+        leaf = cast(SharedConstant, _new_node(value, (), None, False))
+        leaf.__class__ = SharedConstant  # made as a plain leaf, read-only from here on
         # NOTE: zeros are never shared: 0.0 and -0.0 are one dict key but two numbers.
         if value != 0.0 and not math.isnan(value):
             if len(_shared_constants) >= _MAX_SHARED_CONSTANTS:
