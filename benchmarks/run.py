@@ -224,6 +224,23 @@ def repeat_worker(repeats: int, *args: Any, **kwargs: Any) -> dict[str, Any]:
     return merge_runs(runs)
 
 
+def interleaved_workers(
+    repeats: int, engines: list[str], *args: Any, **kwargs: Any
+) -> dict[str, dict[str, Any]]:
+    """``repeats`` rounds, each running every engine once, pooled per engine.
+
+    Round by round, not engine by engine: a busy spell on a shared machine then slows
+    every engine a little, instead of one engine a lot, and the ratios stay fair. Each
+    round starts one engine later, so no engine always runs first.
+    """
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in engines}
+    for round_number in range(repeats):
+        start = round_number % len(engines)
+        for name in engines[start:] + engines[:start]:
+            runs[name].append(spawn_worker(name, *args, **kwargs))
+    return {name: merge_runs(engine_runs) for name, engine_runs in runs.items()}
+
+
 def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Concatenate the runs' timing lists; the first failure wins over any timing."""
     for run in runs:
@@ -304,19 +321,14 @@ def run_plan(plan: Plan, engines: dict[str, dict[str, Any]]) -> dict[str, Any]:
     available = [name for name, status in engines.items() if status["available"]]
     results: dict[str, Any] = {"mlp": {}, "chain": {}, "tree": {}, "memory": {}}
     for gc_mode in ("on", "off"):
-        results["mlp"][gc_mode] = {
-            name: repeat_worker(
-                plan.repeats, name, "mlp", plan.mlp_points, gc_mode=gc_mode, steps=plan.mlp_steps
-            )
-            for name in available
-        }
+        results["mlp"][gc_mode] = interleaved_workers(
+            plan.repeats, available, "mlp", plan.mlp_points, gc_mode=gc_mode, steps=plan.mlp_steps
+        )
     sizes = sorted(set(plan.chain_sizes) | set(plan.chain_sizes_ours_only))
     for size in sizes:
         runs_on = [n for n in available if size in plan.chain_sizes or n == "tinygrad_edu"]
         results["chain"][str(size)] = {name: measure_chain(plan, name, size) for name in runs_on}
-    results["tree"] = {
-        name: repeat_worker(plan.repeats, name, "tree", plan.tree_products) for name in available
-    }
+    results["tree"] = interleaved_workers(plan.repeats, available, "tree", plan.tree_products)
     results["memory"] = {
         name: repeat_worker(plan.repeats, name, "memory", plan.memory_nodes)
         for name in available

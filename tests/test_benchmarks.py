@@ -23,6 +23,7 @@ RUN = REPO_ROOT / "benchmarks" / "run.py"
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 
 import report  # noqa: E402  (lives in benchmarks/, not in the package)
+import run  # noqa: E402
 import workloads  # noqa: E402
 
 OPTIONAL_ENGINES = ("micrograd", "torch")
@@ -144,6 +145,19 @@ def test_unknown_engine_to_hide_is_a_usage_error() -> None:
     finished = run_harness("--smoke", "--hide", "tensorflow")
     assert finished.returncode == 2
     assert "tensorflow" in finished.stderr
+
+
+def test_engines_take_turns_round_by_round(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+
+    def fake_worker(engine: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        calls.append(engine)
+        return {"step": [float(len(calls))]}
+
+    monkeypatch.setattr(run, "spawn_worker", fake_worker)
+    pooled = run.interleaved_workers(3, ["a", "b", "c"], "mlp", 4)
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert pooled["a"]["step"] == [1.0, 6.0, 8.0] and pooled["a"]["processes"] == 3
 
 
 def test_micrograd_recursion_error_is_reported_then_measured_with_a_raised_limit() -> None:
