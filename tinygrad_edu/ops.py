@@ -152,6 +152,7 @@ OPS: dict[str, Op] = {
         Op("-", operator.sub,
            (1.0, -1.0),
            domain=((-3.0, 3.0), (-3.0, 3.0)), pinned=(((2.0, -3.0), 5.0, (1.0, -1.0)),)),
+        # NOTE: engine._backward_in_place writes these two partials out inline (speed).
         Op("*", operator.mul,
            (lambda fn, a, b, out: b, lambda fn, a, b, out: a),
            domain=((-3.0, 3.0), (-3.0, 3.0)), pinned=(((2.0, -3.0), -6.0, (-3.0, 2.0)),)),
