@@ -416,6 +416,34 @@ def test_no_grad_is_per_thread() -> None:
     assert len(recorded[0].inputs) == 2
 
 
+def test_threads_sorting_one_shared_graph_each_get_every_node_once() -> None:
+    # Sorting keeps no state on the nodes, so threads sharing a graph cannot mix walks.
+    xs = [Value(0.1 * i) for i in range(20)]
+    layer = xs
+    for _ in range(4):  # every node of a layer reads every node of the one below
+        layer = [Value.sum([w * (i + 1) for i, w in enumerate(layer)]).tanh() for _ in range(20)]
+    loss = Value.sum(layer)
+    expected = topological_order(loss)
+    orders: list[list[Value]] = []
+
+    def work() -> None:
+        for _ in range(100):
+            orders.append(topological_order(loss))
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert len(orders) == 200
+    assert all(order == expected for order in orders)
+
+
 # ---- grad() -----------------------------------------------------------------------------------
 
 
