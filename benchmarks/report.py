@@ -369,6 +369,44 @@ def notes(data: dict[str, Any]) -> list[str]:
     return lines
 
 
+# The rows of the medians table the README shows, and the engines it compares.
+README_ROWS = (
+    "MLP step, gc on (ms)",
+    "MLP step, gc off (ms)",
+    "MLP step: op nodes in the graph",
+    "chain 1e6: fwd+bwd (ms), default recursion limit",
+    "chain 1e3: backward ns/node",
+    "chain 1e6: backward ns/node",
+    "bytes per op node",
+)
+README_ENGINES = (OURS, BASELINE, "torch")
+
+
+def readme_summary(data: dict[str, Any]) -> str:
+    """The README's performance section body: the machine, the targets, the key medians.
+
+    Every figure is rendered from a saved run, so the README can be checked against it.
+    """
+    m = data["machine"]
+    when = f" on {data['date']}" if "date" in data else ""
+    lines = [
+        f"A {data['plan']['name']} run{when} on {m['cpu']}, {m['cores']} cores, "
+        f"{m['implementation']} {m['python']} ({data['wall_seconds']:.0f} s):",
+        "",
+        *markdown_table([["SPEC §8 target", "measured", "verdict"], *map(list, targets(data))]),
+        "",
+    ]
+    columns = [i for i, e in enumerate(data["engines"]) if e in README_ENGINES]
+    rows = [r for r in table_rows(data) if r[0] in README_ROWS]
+    head = ["figure", *[list(data["engines"])[i] for i in columns]]
+    lines += markdown_table([head, *[[r[0], *[r[1 + i] for i in columns]] for r in rows]])
+    if any("†" in cell for row in rows for cell in row):
+        lines += ["", "† RecursionError at the default recursion limit; measured with it raised."]
+    lines += ["", "Distance to the plain-float floor (the same forward arithmetic, no graph):", ""]
+    lines += [f"- {line}" for line in floor_lines(data)]
+    return "\n".join(lines)
+
+
 # ---- layout --------------------------------------------------------------------------------
 
 

@@ -2,7 +2,9 @@
 
     python benchmarks/run.py              # full run, several minutes
     python benchmarks/run.py --quick      # under a minute
-    python benchmarks/run.py --markdown   # the report as markdown, for the README
+    python benchmarks/run.py --markdown   # the report as markdown
+    python benchmarks/run.py --from-json benchmarks/results/readme-run.json --readme
+                                          # the README's performance summary of a saved run
 
 Every measurement runs in a fresh process (``run.py --worker ENGINE WORKLOAD ...``, which
 prints one JSON line), so no engine inherits another's heap or garbage-collector state.
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import datetime
 import gc
 import json
 import math
@@ -39,6 +42,8 @@ sys.path.insert(0, str(REPO_ROOT))
 import report  # noqa: E402  (needs the path set up above)
 import workloads  # noqa: E402
 
+from tinygrad_edu.files import write_atomically  # noqa: E402
+
 HIDE_VARIABLE = "TINYGRAD_EDU_BENCH_HIDE"
 RAISED_RECURSION_LIMIT = 10**7
 RAISED_STACK_BYTES = 1 << 30  # virtual; only the pages a deep recursion touches are used
@@ -62,7 +67,7 @@ class Plan:
 
 
 PLANS = {
-    "full": Plan("full", 3, 100, 3, (10**3, 10**4, 10**5, 10**6), (), 10**5, 10**5),
+    "full": Plan("full", 3, 100, 5, (10**3, 10**4, 10**5, 10**6), (), 10**5, 10**5),
     # --quick: one process each, chains to 1e5 (1e6 for tinygrad_edu), smaller tree and memory.
     "quick": Plan("quick", 1, 100, 1, (10**3, 10**4, 10**5), (10**6,), 3 * 10**4, 3 * 10**4),
     "smoke": Plan("smoke", 1, 4, 1, (200, 400), (), 100, 200),
@@ -358,9 +363,7 @@ def profile_mlp(engine_name: str, n_points: int, steps: int) -> str:
 def write_json(path: Path, data: dict[str, Any]) -> None:
     """Write ``data`` as JSON atomically (a temporary file, then a rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(data, handle, indent=1)
-    os.replace(handle.name, path)
+    write_atomically(path, json.dumps(data, indent=1) + "\n")
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
@@ -378,6 +381,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         "--profile", metavar="ENGINE", choices=workloads.ENGINES, help="cProfile the MLP step"
     )
     parser.add_argument("--markdown", action="store_true", help="print the report as markdown")
+    parser.add_argument(
+        "--readme", action="store_true", help="print only the README's summary (markdown)"
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write every sample as JSON")
     mode.add_argument("--from-json", type=Path, metavar="PATH", help="re-render a saved --json run")
     parser.add_argument(
@@ -416,9 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         print(profile_mlp(arguments.profile, PLANS["full"].mlp_points, steps=3))
         return 0
     if arguments.from_json:
-        print(
-            report.render(json.loads(arguments.from_json.read_text()), markdown=arguments.markdown)
-        )
+        print(render(json.loads(arguments.from_json.read_text()), arguments))
         return 0
     plan = PLANS["smoke" if arguments.smoke else "quick" if arguments.quick else "full"]
     os.environ[HIDE_VARIABLE] = ",".join(sorted(arguments.hidden))  # the workers inherit it
@@ -427,6 +431,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     results = run_plan(plan, engines)
     data = {
+        "date": datetime.date.today().isoformat(),
         "machine": machine_now,
         "plan": asdict(plan),
         "engines": engines,
@@ -435,8 +440,15 @@ def main(argv: list[str] | None = None) -> int:
     }
     if arguments.json:
         write_json(arguments.json, data)
-    print(report.render(data, markdown=arguments.markdown))
+    print(render(data, arguments))
     return 0
+
+
+def render(data: dict[str, Any], arguments: argparse.Namespace) -> str:
+    """The full report (text or markdown), or only the README's summary."""
+    if arguments.readme:
+        return report.readme_summary(data)
+    return report.render(data, markdown=arguments.markdown)
 
 
 if __name__ == "__main__":
