@@ -350,7 +350,8 @@ def notes(data: dict[str, Any]) -> list[str]:
         f"Medians over {plan['repeats']} fresh process(es) per measurement; MLP: "
         f"{plan['mlp_steps']} timed step(s) per process after one warm-up step, "
         f"{plan['mlp_points']} moons points. MLP and tree: engines take turns, one process "
-        "each per round, so a busy spell on the machine slows them alike.",
+        "each per round, so a busy spell on the machine slows them alike; chains: per round, "
+        "each engine runs all its sizes back to back.",
         "gc off: gc.disable() in the benchmark process only; gc.collect() runs between steps, "
         "outside the timer, so micrograd's graph is freed there while tinygrad_edu's is freed "
         "by reference counting inside the timed step.",

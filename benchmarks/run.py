@@ -309,16 +309,38 @@ def machine() -> dict[str, Any]:
     }
 
 
-def measure_chain(plan: Plan, engine: str, size: int) -> dict[str, Any]:
-    """The chain at the default recursion limit; after a RecursionError, with it raised."""
-    first = spawn_worker(engine, "chain", size)
-    if first.get("error") != "RecursionError":
-        return merge_runs(
-            [first] + [spawn_worker(engine, "chain", size) for _ in range(plan.repeats - 1)]
-        )
-    raised = repeat_worker(plan.repeats, engine, "chain", size, raised_limit=True)
-    raised["default_limit_error"] = first["message"]
-    return raised
+def measure_chains(plan: Plan, available: list[str]) -> dict[str, dict[str, Any]]:
+    """Every chain size on every engine, in rounds: per round, each engine runs every size.
+
+    The backward ns/node spread compares one engine's sizes, so those run back to back in
+    each round: a slow spell on a shared machine then slows all sizes alike instead of
+    landing on one. An engine that raises RecursionError at the default recursion limit
+    is measured again with the limit raised, and from then on only so; the first error
+    is kept for the report.
+    """
+    sizes = sorted(set(plan.chain_sizes) | set(plan.chain_sizes_ours_only))
+    runs: dict[int, dict[str, list[dict[str, Any]]]] = {size: {} for size in sizes}
+    default_limit_errors: dict[tuple[int, str], str] = {}
+    for _ in range(plan.repeats):
+        for name in available:
+            for size in sizes:
+                if size not in plan.chain_sizes and name != "tinygrad_edu":
+                    continue
+                raised = (size, name) in default_limit_errors
+                result = spawn_worker(name, "chain", size, raised_limit=raised)
+                if not raised and result.get("error") == "RecursionError":
+                    default_limit_errors[(size, name)] = result["message"]
+                    result = spawn_worker(name, "chain", size, raised_limit=True)
+                runs[size].setdefault(name, []).append(result)
+    results: dict[str, dict[str, Any]] = {}
+    for size, by_engine in runs.items():
+        results[str(size)] = {
+            name: merge_runs(engine_runs) for name, engine_runs in by_engine.items()
+        }
+        for name in by_engine:
+            if (size, name) in default_limit_errors:
+                results[str(size)][name]["default_limit_error"] = default_limit_errors[(size, name)]
+    return results
 
 
 def run_plan(plan: Plan, engines: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -329,10 +351,7 @@ def run_plan(plan: Plan, engines: dict[str, dict[str, Any]]) -> dict[str, Any]:
         results["mlp"][gc_mode] = interleaved_workers(
             plan.repeats, available, "mlp", plan.mlp_points, gc_mode=gc_mode, steps=plan.mlp_steps
         )
-    sizes = sorted(set(plan.chain_sizes) | set(plan.chain_sizes_ours_only))
-    for size in sizes:
-        runs_on = [n for n in available if size in plan.chain_sizes or n == "tinygrad_edu"]
-        results["chain"][str(size)] = {name: measure_chain(plan, name, size) for name in runs_on}
+    results["chain"] = measure_chains(plan, available)
     results["tree"] = interleaved_workers(plan.repeats, available, "tree", plan.tree_products)
     results["memory"] = {
         name: repeat_worker(plan.repeats, name, "memory", plan.memory_nodes)

@@ -7,6 +7,7 @@ what it measured, and judges SPEC §8's targets by the right rule.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -158,6 +159,41 @@ def test_engines_take_turns_round_by_round(monkeypatch: pytest.MonkeyPatch) -> N
     pooled = run.interleaved_workers(3, ["a", "b", "c"], "mlp", 4)
     assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
     assert pooled["a"]["step"] == [1.0, 6.0, 8.0] and pooled["a"]["processes"] == 3
+
+
+def test_chain_sizes_take_turns_and_a_recursion_error_switches_to_the_raised_limit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, int, bool]] = []
+
+    def fake_worker(engine: str, workload: str, size: int, **kwargs: Any) -> dict[str, Any]:
+        raised = kwargs.get("raised_limit", False)
+        calls.append((engine, size, raised))
+        if engine == "deep" and size > 10 and not raised:
+            return {"error": "RecursionError", "message": "too deep"}
+        return {"forward": [float(len(calls))], "backward": [1.0]}
+
+    monkeypatch.setattr(run, "spawn_worker", fake_worker)
+    plan = dataclasses.replace(run.PLANS["smoke"], repeats=2, chain_sizes=(10, 20))
+    results = run.measure_chains(plan, ["tinygrad_edu", "deep"])
+    first_round = [
+        ("tinygrad_edu", 10, False),
+        ("tinygrad_edu", 20, False),
+        ("deep", 10, False),
+        ("deep", 20, False),
+        ("deep", 20, True),
+    ]
+    second_round = [  # "deep" at 20 goes straight to the raised limit
+        ("tinygrad_edu", 10, False),
+        ("tinygrad_edu", 20, False),
+        ("deep", 10, False),
+        ("deep", 20, True),
+    ]
+    assert calls == first_round + second_round
+    assert results["20"]["deep"]["default_limit_error"] == "too deep"
+    assert results["20"]["deep"]["forward"] == [5.0, 9.0]
+    assert results["10"]["tinygrad_edu"]["forward"] == [1.0, 6.0]
+    assert "default_limit_error" not in results["10"]["deep"]
 
 
 def test_micrograd_recursion_error_is_reported_then_measured_with_a_raised_limit() -> None:
