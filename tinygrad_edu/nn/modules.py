@@ -177,7 +177,7 @@ class Neuron(Module):
 
     def _forward(self, x: list[Value]) -> Value:
         # w_i * x_i by map, whose loop runs in C: the forward pass of an MLP step -10%.
-        # (No strict zip needed: every caller has checked that len(x) == nin.)
+        # map stops at the shorter list; __call__ and Layer._forward check len(x) first.
         products = map(operator.mul, self.w, x)
         # One n-ary sum node, not a chain of additions: fewer nodes, a faster backward.
         return self._activate(Value.sum([*products, self.b]))
@@ -214,6 +214,9 @@ class Layer(Module):
         return self._forward(_as_inputs(x, self.nin))
 
     def _forward(self, x: list[Value]) -> list[Value]:
+        # Checked here, once per layer: the neurons' map(operator.mul) would truncate.
+        if len(x) != self.nin:
+            raise ValueError(f"expected {self.nin} inputs, got {len(x)}")
         return [neuron._forward(x) for neuron in self.neurons]
 
     def named_parameters(self) -> list[tuple[str, Value]]:
