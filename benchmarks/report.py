@@ -398,9 +398,9 @@ def readme_summary(data: dict[str, Any]) -> str:
         "",
     ]
     columns = [i for i, e in enumerate(data["engines"]) if e in README_ENGINES]
-    rows = [r for r in table_rows(data) if r[0] in README_ROWS]
+    rows = [[r[0], *[r[1 + i] for i in columns]] for r in table_rows(data) if r[0] in README_ROWS]
     head = ["figure", *[list(data["engines"])[i] for i in columns]]
-    lines += markdown_table([head, *[[r[0], *[r[1 + i] for i in columns]] for r in rows]])
+    lines += markdown_table([head, *rows])
     if any("†" in cell for row in rows for cell in row):
         lines += ["", "† RecursionError at the default recursion limit; measured with it raised."]
     lines += ["", "Distance to the plain-float floor (the same forward arithmetic, no graph):", ""]

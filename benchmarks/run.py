@@ -250,7 +250,7 @@ def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """Concatenate the runs' timing lists; the first failure wins over any timing."""
     for run in runs:
         if "error" in run or "unavailable" in run:
-            return run
+            return dict(run)
     merged = dict(runs[0])
     for key in ("step", "forward", "backward", "bytes"):
         if key in merged:
@@ -313,16 +313,17 @@ def measure_chains(plan: Plan, available: list[str]) -> dict[str, dict[str, Any]
     """Every chain size on every engine, in rounds: per round, each engine runs every size.
 
     The backward ns/node spread compares one engine's sizes, so those run back to back in
-    each round: a slow spell on a shared machine then slows all sizes alike instead of
-    landing on one. An engine that raises RecursionError at the default recursion limit
-    is measured again with the limit raised, and from then on only so; the first error
-    is kept for the report.
+    each round (each round starting one engine later): a slow spell on a shared machine
+    then slows all sizes alike instead of landing on one. An engine that raises
+    RecursionError at the default recursion limit is measured again with the limit
+    raised, and from then on only so; the first error is kept for the report.
     """
     sizes = sorted(set(plan.chain_sizes) | set(plan.chain_sizes_ours_only))
     runs: dict[int, dict[str, list[dict[str, Any]]]] = {size: {} for size in sizes}
     default_limit_errors: dict[tuple[int, str], str] = {}
-    for _ in range(plan.repeats):
-        for name in available:
+    for round_number in range(plan.repeats):
+        start = round_number % len(available)  # as in interleaved_workers: no fixed first
+        for name in available[start:] + available[:start]:
             for size in sizes:
                 if size not in plan.chain_sizes and name != "tinygrad_edu":
                     continue
