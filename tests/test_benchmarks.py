@@ -183,16 +183,16 @@ def test_chain_sizes_take_turns_and_a_recursion_error_switches_to_the_raised_lim
         ("deep", 20, False),
         ("deep", 20, True),
     ]
-    second_round = [  # "deep" at 20 goes straight to the raised limit
-        ("tinygrad_edu", 10, False),
-        ("tinygrad_edu", 20, False),
+    second_round = [  # the next engine goes first; "deep" at 20 goes to the raised limit
         ("deep", 10, False),
         ("deep", 20, True),
+        ("tinygrad_edu", 10, False),
+        ("tinygrad_edu", 20, False),
     ]
     assert calls == first_round + second_round
     assert results["20"]["deep"]["default_limit_error"] == "too deep"
-    assert results["20"]["deep"]["forward"] == [5.0, 9.0]
-    assert results["10"]["tinygrad_edu"]["forward"] == [1.0, 6.0]
+    assert results["20"]["deep"]["forward"] == [5.0, 7.0]
+    assert results["10"]["tinygrad_edu"]["forward"] == [1.0, 8.0]
     assert "default_limit_error" not in results["10"]["deep"]
 
 
@@ -329,3 +329,35 @@ def test_markdown_report_has_pipe_tables() -> None:
     text = report.render(fake_run(0.1, 200, 1.0), markdown=True)
     assert "| figure | tinygrad_edu | micrograd | torch | floats |" in text
     assert "| MLP step, gc on (ms) | 100.0 | 1000.0 |" in text
+
+
+# ---- the README's performance section ----------------------------------------------------
+
+README_RUN = REPO_ROOT / "benchmarks" / "results" / "readme-run.json"
+SUMMARY_START = "<!-- benchmarks/run.py --from-json benchmarks/results/readme-run.json --readme -->"
+SUMMARY_END = "<!-- end of the benchmark summary -->"
+
+
+def test_the_readme_shows_the_saved_full_run_as_the_script_renders_it() -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert SUMMARY_START in readme and SUMMARY_END in readme, "the README lost its markers"
+    shown = readme.split(SUMMARY_START, 1)[1].split(SUMMARY_END, 1)[0].strip()
+    saved = json.loads(README_RUN.read_text(encoding="utf-8"))
+    assert shown == report.readme_summary(saved)
+    for label in report.README_ROWS:  # a misspelt row name would vanish without a trace
+        assert f"| {label} |" in shown
+
+
+def test_the_saved_run_is_a_full_run_on_which_all_engines_agree() -> None:
+    saved = json.loads(README_RUN.read_text(encoding="utf-8"))
+    # Through JSON, as the run was saved: tuples come back as lists.
+    assert saved["plan"] == json.loads(json.dumps(dataclasses.asdict(run.PLANS["full"])))
+    assert all(saved["engines"][e]["available"] for e in report.README_ENGINES)
+    assert report.disagreements(saved) == []
+
+
+def test_readme_flag_prints_the_summary_of_a_saved_run() -> None:
+    finished = run_harness("--from-json", str(README_RUN), "--readme")
+    assert finished.returncode == 0, finished.stderr
+    saved = json.loads(README_RUN.read_text(encoding="utf-8"))
+    assert finished.stdout.strip() == report.readme_summary(saved)
