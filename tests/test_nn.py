@@ -148,6 +148,8 @@ def test_wrong_input_length_names_both_lengths() -> None:
         MLP(2, [1])(np.ones((2, 2)))
     with pytest.raises(TypeError):
         MLP(1, [1])(3.0)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        MLP(1, [1])(["a"])
 
 
 def test_a_layer_swapped_in_with_the_wrong_width_is_refused_not_truncated() -> None:
@@ -155,8 +157,6 @@ def test_a_layer_swapped_in_with_the_wrong_width_is_refused_not_truncated() -> N
     model.layers[1] = Layer(4, 1)  # reads 4 inputs, but the layer below gives 3
     with pytest.raises(ValueError, match=r"expected 4 inputs, got 3"):
         model([1.0, 2.0])
-    with pytest.raises(TypeError):
-        MLP(1, [1])(["a"])
 
 
 def test_neuron_sums_in_one_node_and_layer_lifts_inputs_once() -> None:
