@@ -240,10 +240,15 @@ def interleaved_workers(
     """
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in engines}
     for round_number in range(repeats):
-        start = round_number % len(engines)
-        for name in engines[start:] + engines[:start]:
+        for name in in_turn(engines, round_number):
             runs[name].append(spawn_worker(name, *args, **kwargs))
     return {name: merge_runs(engine_runs) for name, engine_runs in runs.items()}
+
+
+def in_turn(engines: list[str], round_number: int) -> list[str]:
+    """The engines in this round's order: each round starts one engine later."""
+    start = round_number % len(engines)
+    return engines[start:] + engines[:start]
 
 
 def merge_runs(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -322,8 +327,7 @@ def measure_chains(plan: Plan, available: list[str]) -> dict[str, dict[str, Any]
     runs: dict[int, dict[str, list[dict[str, Any]]]] = {size: {} for size in sizes}
     default_limit_errors: dict[tuple[int, str], str] = {}
     for round_number in range(plan.repeats):
-        start = round_number % len(available)  # as in interleaved_workers: no fixed first
-        for name in available[start:] + available[:start]:
+        for name in in_turn(available, round_number):
             for size in sizes:
                 if size not in plan.chain_sizes and name != "tinygrad_edu":
                     continue

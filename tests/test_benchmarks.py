@@ -338,18 +338,23 @@ SUMMARY_START = "<!-- benchmarks/run.py --from-json benchmarks/results/readme-ru
 SUMMARY_END = "<!-- end of the benchmark summary -->"
 
 
+def saved_run() -> dict[str, Any]:
+    """The full run the README shows, as run.py saved it."""
+    saved: dict[str, Any] = json.loads(README_RUN.read_text(encoding="utf-8"))
+    return saved
+
+
 def test_the_readme_shows_the_saved_full_run_as_the_script_renders_it() -> None:
     readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert SUMMARY_START in readme and SUMMARY_END in readme, "the README lost its markers"
     shown = readme.split(SUMMARY_START, 1)[1].split(SUMMARY_END, 1)[0].strip()
-    saved = json.loads(README_RUN.read_text(encoding="utf-8"))
-    assert shown == report.readme_summary(saved)
+    assert shown == report.readme_summary(saved_run())
     for label in report.README_ROWS:  # a misspelt row name would vanish without a trace
         assert f"| {label} |" in shown
 
 
 def test_the_saved_run_is_a_full_run_on_which_all_engines_agree() -> None:
-    saved = json.loads(README_RUN.read_text(encoding="utf-8"))
+    saved = saved_run()
     # Through JSON, as the run was saved: tuples come back as lists.
     assert saved["plan"] == json.loads(json.dumps(dataclasses.asdict(run.PLANS["full"])))
     assert all(saved["engines"][e]["available"] for e in report.README_ENGINES)
@@ -359,5 +364,4 @@ def test_the_saved_run_is_a_full_run_on_which_all_engines_agree() -> None:
 def test_readme_flag_prints_the_summary_of_a_saved_run() -> None:
     finished = run_harness("--from-json", str(README_RUN), "--readme")
     assert finished.returncode == 0, finished.stderr
-    saved = json.loads(README_RUN.read_text(encoding="utf-8"))
-    assert finished.stdout.strip() == report.readme_summary(saved)
+    assert finished.stdout.strip() == report.readme_summary(saved_run())
