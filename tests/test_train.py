@@ -24,7 +24,15 @@ from tinygrad_edu.data import (
 )
 from tinygrad_edu.nn import MLP, mse_loss
 from tinygrad_edu.optim import SGD, Adam
-from tinygrad_edu.train import History, accuracy, evaluate, fit, plot_training, predict
+from tinygrad_edu.train import (
+    History,
+    TrainingDiverged,
+    accuracy,
+    evaluate,
+    fit,
+    plot_training,
+    predict,
+)
 
 
 def _timed(label: str, started: float, accuracy: float) -> None:
@@ -225,7 +233,7 @@ def test_bad_data_for_fit() -> None:
 def test_a_diverging_run_stops_with_an_error_that_says_so() -> None:
     model, X, y = _xor_model()
     huge_steps = SGD(model.parameters(), lr=1e3)
-    with pytest.raises(OverflowError, match=r"training diverged in epoch \d+ \(.*overflows"):
+    with pytest.raises(TrainingDiverged, match=r"training diverged in epoch \d+ \(.*overflows"):
         fit(model, X, y, loss="mse", optimizer=huge_steps, epochs=20, batch_size=10, progress=False)
 
 
@@ -237,7 +245,7 @@ def test_an_infinite_parameter_is_caught_by_the_loss_check() -> None:
     def break_a_weight(epoch: int, loss: float, accuracy: float) -> None:
         model.parameters()[0].data = math.inf
 
-    with pytest.raises(OverflowError, match=r"training diverged in epoch 2 \(the loss is"):
+    with pytest.raises(TrainingDiverged, match=r"training diverged in epoch 2 \(the loss is"):
         fit(
             model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01),
             epochs=3, progress=False, on_epoch=break_a_weight,

@@ -146,9 +146,13 @@ def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
     return X, y
 
 
-def _diverged(epoch: int, why: str) -> OverflowError:
+class TrainingDiverged(ValueError):
+    """Training produced a non-finite loss or parameter: the run cannot go on."""
+
+
+def _diverged(epoch: int, why: str) -> TrainingDiverged:
     # The data are finite (checked above), so a non-finite loss came from the updates.
-    return OverflowError(
+    return TrainingDiverged(
         f"training diverged in epoch {epoch} ({why}); a smaller learning rate may help"
     )
 
