@@ -120,12 +120,14 @@ def save_html(
 def inline_frame(root: Value, *, height: int = 520, **page_options: Any) -> str:
     """The page of :func:`page_html` in an ``<iframe srcdoc=...>``, for a notebook cell.
 
-    An iframe keeps the page's script and style apart from the notebook's own.
+    An iframe keeps the page's script and style apart from the notebook's own. (The
+    ``<div>`` around it keeps IPython from warning about a bare ``<iframe>``.)
     """
     document = page_html(root, **page_options)
     return (
-        f'<iframe srcdoc="{html.escape(document, quote=True)}" title="backward pass step '
-        f'by step" style="width: 100%; height: {height}px; border: 1px solid #ddd"></iframe>'
+        f'<div><iframe srcdoc="{html.escape(document, quote=True)}" title="backward pass '
+        f'step by step" style="width: 100%; height: {height}px; border: 1px solid #ddd">'
+        "</iframe></div>"
     )
 
 
