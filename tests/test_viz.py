@@ -654,5 +654,3 @@ def test_step_through_with_a_slider(no_dot: None, monkeypatch: pytest.MonkeyPatc
     svg = picture.value[: picture.value.index("</svg>") + len("</svg>")]
     assert svg.startswith("<svg") and "grad -1.5" in svg_texts(svg)
     assert o.grad == 0.0  # showing the steps ran no backward
-
-
