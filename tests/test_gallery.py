@@ -41,6 +41,12 @@ def normalised_svg(data: bytes) -> list[tuple[str, tuple[tuple[str, str], ...], 
     ]
 
 
+def normalised_page(data: bytes) -> tuple[bytes, object, bytes]:
+    """A page's text before and after its one embedded SVG, and the SVG normalised."""
+    start, end = data.index(b"<svg"), data.index(b"</svg>") + len(b"</svg>")
+    return data[:start], normalised_svg(data[start:end]), data[end:]
+
+
 def files_under(directory: Path) -> dict[str, bytes]:
     return {
         str(path.relative_to(directory)): path.read_bytes()
@@ -64,6 +70,10 @@ def test_committed_gallery_is_not_stale(regenerated: dict[str, bytes]) -> None:
             assert normalised_svg(committed[name]) == normalised_svg(content), (
                 f"viz/{name} is stale: run python -m tinygrad_edu.gallery"
             )
+        elif name.endswith(".html"):  # the page embeds an SVG: compared as the others are
+            assert normalised_page(committed[name]) == normalised_page(content), (
+                f"viz/{name} is stale: run python -m tinygrad_edu.gallery"
+            )
         else:
             assert committed[name] == content, f"viz/{name} is stale"
 
@@ -79,7 +89,7 @@ def test_gallery_is_byte_identical_across_fresh_processes(tmp_path: Path) -> Non
         )
         runs.append(files_under(tmp_path / run))
     assert runs[0] == runs[1]
-    assert len(runs[0]) == 14  # 10 frames, their steps.txt, 3 pictures
+    assert len(runs[0]) == 15  # 10 frames, their steps.txt, 3 pictures, the page
 
 
 def test_in_process_generation_matches_a_fresh_process(

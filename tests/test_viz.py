@@ -654,20 +654,3 @@ def test_step_through_with_a_slider(no_dot: None, monkeypatch: pytest.MonkeyPatc
     svg = picture.value[: picture.value.index("</svg>") + len("</svg>")]
     assert svg.startswith("<svg") and "grad -1.5" in svg_texts(svg)
     assert o.grad == 0.0  # showing the steps ran no backward
-
-
-def test_step_through_without_widgets_shows_every_frame(
-    no_dot: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import IPython.display
-
-    shown: list[object] = []
-    monkeypatch.setattr(IPython.display, "display", shown.append)
-    monkeypatch.setitem(sys.modules, "ipywidgets", None)
-    o = tanh_neuron()
-    step_through(o)
-    assert len(shown) == 2 * 10
-    frames, texts = shown[0::2], shown[1::2]
-    assert all(isinstance(f, GraphDrawing) for f in frames)
-    assert [t.data for t in texts] == [str(s) for s in backward_steps(o)]
-    assert "grad -1.5" in svg_texts(frames[6]._repr_svg_())

@@ -259,6 +259,9 @@ def _add_graph_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     command.add_argument(
         "-o", "--output", default="graph.svg", metavar="FILE", help="default: graph.svg"
     )
+    command.add_argument(
+        "--html", metavar="FILE", help="also write the step-through page: one offline HTML file"
+    )
     command.set_defaults(run=_run_graph)
 
 
@@ -268,6 +271,8 @@ def _run_graph(args: argparse.Namespace) -> int:
     from tinygrad_edu.viz import RENDER_FORMATS, GraphvizNotFoundError, draw_dot, render
 
     _check_output_path("-o", args.output, [f".{suffix}" for suffix in RENDER_FORMATS])
+    if args.html is not None:
+        _check_output_path("--html", args.html, [".html", ".htm"])
     expression = parse_expression(args.expression)
     names = expression.variables
     point = _values_at(names, args.at)
@@ -284,10 +289,15 @@ def _run_graph(args: argparse.Namespace) -> int:
     for name, value in [*inputs.items(), ("f", output)]:
         print(f"{name:<{width}}  {value.data:>12.6g}  {value.grad:>14.6g}")
     try:
-        path = render(draw_dot(output), args.output)
+        written = [render(draw_dot(output), args.output)]
+        if args.html is not None:  # the step-through page (SPEC §12)
+            from tinygrad_edu.viz import save_html
+
+            written.append(save_html(output, args.html))
     except GraphvizNotFoundError as error:  # its message is the install hint, in one line
         raise UsageError(str(error)) from None
-    print(f"wrote {path}")
+    for path in written:
+        print(f"wrote {path}")
     return 0
 
 
@@ -310,7 +320,7 @@ def _add_expression_arguments(command: argparse.ArgumentParser) -> None:
 # Per command that takes EXPR: its options whose next argument is their value, and its
 # one-letter options, as their add_argument calls declare them (a test checks they agree).
 _VALUE_OPTIONS = {
-    "graph": ("--at", "-o", "--output"),
+    "graph": ("--at", "-o", "--output", "--html"),
     "gradcheck": ("--at", "--eps", "--atol", "--rtol"),
 }
 _SHORT_OPTIONS = {"graph": ("-h", "-o"), "gradcheck": ("-h",)}

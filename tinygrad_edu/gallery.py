@@ -9,7 +9,8 @@ The pictures:
 * ``mlp.svg``: a 2-2-1 MLP (tanh hidden layer, linear output) and its squared-error loss,
   built by hand with parameters named as ``tinygrad_edu.nn`` names them, drawn clustered;
 * ``neuron_backward/step_NN.svg`` and ``steps.txt``: the backward pass of the neuron, one
-  frame per chain-rule step, and the steps' lines.
+  frame per chain-rule step, and the steps' lines;
+* ``neuron_steps.html``: the neuron's step-through page (``viz.save_html``), offline.
 
 The pictures are laid out by the Graphviz engine in the ``pygraphviz`` wheel, whether or
 not a ``dot`` program is installed, so that regenerating them gives the same files.
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from tinygrad_edu.engine import Value
 from tinygrad_edu.files import write_atomically
+from tinygrad_edu.page import save_html
 from tinygrad_edu.viz import backward_steps, draw_dot, render
 
 BACKEND = "pygraphviz"
@@ -113,6 +115,8 @@ def make_gallery(directory: str | Path) -> list[Path]:
     loss = tiny_mlp_loss()
     loss.backward()
     written.append(render(draw_dot(loss, cluster=True), out / "mlp.svg", backend=BACKEND))
+
+    written.append(save_html(tanh_neuron(), out / "neuron_steps.html", backend=BACKEND))
     return written
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "draw_dot",
     "format_number",
     "render",
+    "save_html",
     "step_through",
 ]
 
@@ -585,21 +586,21 @@ def step_through(root: Value, **draw_options: Any) -> None:
     """Show the backward pass frame by frame in a notebook.
 
     With ipywidgets: a slider over the steps and, below it, the frame and its line.
-    Without: every frame and its line displayed one after another.
+    Without: the step-through page of :func:`save_html`, inline (an ``iframe``).
     """
     import IPython.display
 
     # IPython ships no type hints for these two; state what we rely on.
     display = cast("Callable[[object], None]", IPython.display.display)
-    text = cast("Callable[[str], object]", IPython.display.Pretty)
-    steps = backward_steps(root)
+    html_output = cast("Callable[[str], object]", IPython.display.HTML)
     try:
         import ipywidgets
     except ImportError:
-        for step in steps:
-            display(draw_dot(root, step=step.index, **draw_options))
-            display(text(str(step)))
+        from tinygrad_edu.page import inline_frame  # page imports viz: import here
+
+        display(html_output(inline_frame(root, **draw_options)))
         return
+    steps = backward_steps(root)
 
     def frame_html(index: int) -> str:
         svg = draw_dot(root, step=index, **draw_options)._repr_image_svg_xml()
@@ -614,3 +615,23 @@ def step_through(root: Value, **draw_options: Any) -> None:
 
     slider.observe(show, names="value")
     display(ipywidgets.VBox([slider, picture]))
+
+
+# ---- the step-through page -----------------------------------------------------------------
+
+
+def save_html(
+    root: Value,
+    path: str | os.PathLike[str],
+    *,
+    title: str | None = None,
+    max_nodes: int | None = 500,
+    backend: str | None = None,
+) -> Path:
+    """Write the step-through page of ``root``: one self-contained HTML file (SPEC §12).
+
+    See :mod:`tinygrad_edu.page`. Above ``max_nodes`` it refuses as :func:`draw_dot` does.
+    """
+    from tinygrad_edu.page import save_html as save_page  # page imports viz: import here
+
+    return save_page(root, path, title=title, max_nodes=max_nodes, backend=backend)
