@@ -50,7 +50,13 @@ tolerance. The estimate sees only :math:`|f|`: an ``f`` whose intermediate value
 its result (``x + 1e6 - 1e6``) is noisier than it says; pass a larger ``eps`` there too.
 The step itself must be one the floats near ``x`` can take: where ``(x + h) - x`` is more
 than 1% off ``h`` (for ``h = 1e-6``, from about :math:`|x| = 10^8`), the row says so and
-suggests an ``eps`` of about :math:`10^{-6} |x|`.
+suggests an ``eps`` of about :math:`10^{-6} |x|`. A step that vanishes at an input
+(``x + h/2 == x``: ``eps=5e-324`` anywhere, ``1e-6`` at :math:`10^{20}`) would difference
+equal values into a silent 0, so every check refuses it with ``ValueError`` and that advice.
+
+**Zero tolerance.** ``atol=0`` with ``rtol=0`` (or with a numeric gradient of exactly 0)
+asks for equality itself: the rounding rule above cannot apply, and the row passes only
+when the two numbers are equal (``x * x`` at 0 does; at 1 rounding makes them differ).
 
 **Kinks.** Let :math:`L = (f(x) - f(x-h))/h` and :math:`R = (f(x+h) - f(x))/h` be the
 one-sided slopes and :math:`D(h) = R - L = h f''(x) + O(h^3)`. Where ``f`` is twice
