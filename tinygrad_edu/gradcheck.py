@@ -594,8 +594,8 @@ def gradcheck(
     point = _check_point(xs)
     _check_settings(eps, atol, rtol)
     labels = _input_names(f, len(point), names)
+    _check_center(f, point)  # first: no eps helps an f that fails at the point itself
     _check_step(eps, point, labels)
-    _check_center(f, point)
     analytic_failure = ""
     analytic = [math.nan] * len(point)
     by_grad: list[float] | None = None  # the engine's second path, checked alongside
@@ -655,8 +655,8 @@ def gradgradcheck(
     point = _check_point(xs)
     _check_settings(eps, atol, rtol)
     labels = _input_names(f, len(point), names)
+    _check_center(f, point)  # first: no eps helps an f that fails at the point itself
     _check_step(eps, point, labels)
-    _check_center(f, point)
     analytic_failure = ""
     hessian = [[math.nan] * len(point) for _ in point]
     try:

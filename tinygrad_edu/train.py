@@ -224,7 +224,8 @@ _FINAL_CHECK_ROWS = 32
 def _diverged(where: str, why: str, optimizer: Optimizer) -> TrainingDiverged:
     # The data are finite (checked above), so a non-finite number came from the updates.
     return TrainingDiverged(
-        f"training diverged in {where}: {why}; try a smaller learning rate than lr={optimizer.lr:g}"
+        f"training diverged in {where}: {why} with lr={optimizer.lr:g}; "
+        "a smaller learning rate may help"
     )
 
 
@@ -329,46 +330,44 @@ def fit(
     steps = math.ceil(len(X) / size)  # batches per epoch; the last may be smaller
     shuffle_seeds = np.random.default_rng(seed)
     history = History()
-    bar = tqdm(
+    # The with-block clears the bar on every exit: an error starts on a clean line.
+    with tqdm(
         total=epochs * steps,
         desc=f"epoch 1/{epochs}",
         unit="batch",
         disable=not progress,
         leave=False,
-    )
-    for epoch in range(1, epochs + 1):
-        bar.set_description_str(f"epoch {epoch}/{epochs}", refresh=False)
-        total_loss, seen = 0.0, 0
-        total_accuracy: float | None = 0.0  # None once a batch's accuracy cannot be inferred
-        order_seed = int(shuffle_seeds.integers(2**63))
-        batches = make_batches(X, y, size, shuffle=size < len(X), seed=order_seed)
-        for step, (X_batch, y_batch) in enumerate(batches, start=1):
-            where = f"epoch {epoch}, step {step} of {steps}"
-            outputs, batch_loss = _train_step(
-                model, X_batch, y_batch, loss_function, optimizer, where
-            )
-            seen += len(X_batch)
-            total_loss += batch_loss * len(X_batch)
-            if total_accuracy is not None:
-                batch_accuracy = accuracy_function(outputs, y_batch)
-                total_accuracy = (
-                    None
-                    if batch_accuracy is None
-                    else total_accuracy + batch_accuracy * len(X_batch)
+    ) as bar:
+        for epoch in range(1, epochs + 1):
+            bar.set_description_str(f"epoch {epoch}/{epochs}", refresh=False)
+            total_loss, seen = 0.0, 0
+            total_accuracy: float | None = 0.0  # None once a batch's accuracy cannot be inferred
+            order_seed = int(shuffle_seeds.integers(2**63))
+            batches = make_batches(X, y, size, shuffle=size < len(X), seed=order_seed)
+            for step, (X_batch, y_batch) in enumerate(batches, start=1):
+                where = f"epoch {epoch}, step {step} of {steps}"
+                outputs, batch_loss = _train_step(
+                    model, X_batch, y_batch, loss_function, optimizer, where
                 )
-            running_accuracy = None if total_accuracy is None else total_accuracy / seen
-            figures = _running_figures(total_loss / seen, running_accuracy, running=steps > 1)
-            bar.set_postfix_str(figures, refresh=False)
-            bar.update()
-        epoch_loss = total_loss / len(X)
-        epoch_accuracy = None if total_accuracy is None else total_accuracy / len(X)
-        history.loss.append(epoch_loss)
-        history.accuracy.append(epoch_accuracy)
-        if epoch == epochs:
-            _check_final_loss(model, X_batch, y_batch, loss_function, optimizer, where)
-        if on_epoch is not None:
-            on_epoch(epoch, epoch_loss, epoch_accuracy)
-    bar.close()
+                seen += len(X_batch)
+                total_loss += batch_loss * len(X_batch)
+                if total_accuracy is not None:
+                    batch_accuracy = accuracy_function(outputs, y_batch)
+                    if batch_accuracy is None:  # one unscored batch leaves the epoch unscored
+                        total_accuracy = None
+                    else:
+                        total_accuracy += batch_accuracy * len(X_batch)
+                running_accuracy = None if total_accuracy is None else total_accuracy / seen
+                figures = _running_figures(total_loss / seen, running_accuracy, running=steps > 1)
+                bar.set_postfix_str(figures, refresh=False)
+                bar.update()
+            epoch_loss = total_loss / len(X)
+            epoch_accuracy = None if total_accuracy is None else total_accuracy / len(X)
+            history.loss.append(epoch_loss)
+            history.accuracy.append(epoch_accuracy)
+            if on_epoch is not None:
+                on_epoch(epoch, epoch_loss, epoch_accuracy)
+    _check_final_loss(model, X_batch, y_batch, loss_function, optimizer, where)
     return history
 
 
