@@ -153,3 +153,10 @@ def test_a_negative_constant_base_says_what_backward_and_the_differences_hit() -
     assert row.note.startswith("no finite difference: f fails at x + 1e-06")
     assert "backward failed:" in row.note
     assert "no derivative with respect to the exponent" in row.note
+
+
+def test_gradgradcheck_names_the_point_where_backward_fails_without_a_zero_step() -> None:
+    # The first derivatives fail at the point itself: the note says "at x", not "at x + 0".
+    (row,) = gradgradcheck(lambda x: Value(-2.0, requires_grad=False) ** x, [-2.0]).rows
+    assert not row.ok
+    assert row.note.startswith("no finite difference: f fails at x (backward through '**'")
