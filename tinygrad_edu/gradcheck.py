@@ -434,7 +434,8 @@ def _check_settings(eps: float, atol: float, rtol: float) -> None:
 def _check_step(eps: float, point: Sequence[float], labels: Sequence[str]) -> None:
     """Refuse a step that vanishes at an input: x + eps/2 == x (or x - eps/2 == x).
 
-    Such a step gives f(x + h) == f(x - h), so the central difference would be a silent 0.
+    There x + h and x - h are x itself or its nearest floats: the difference quotient would
+    measure rounding, or be a silent 0 when both round to x.
     """
     half = eps / 2.0
     vanished = [

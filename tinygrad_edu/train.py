@@ -274,10 +274,19 @@ def _train_step(
 
 
 def _check_final_loss(
-    model: Model, X_batch: Any, y_batch: Any, loss_function: LossFunction,
-    optimizer: Optimizer, where: str,
-) -> None:  # fmt: skip
-    """Measure the loss after the last update, so the user's next forward cannot overflow."""
+    model: Model,
+    X_batch: Any,
+    y_batch: Any,
+    loss_function: LossFunction,
+    optimizer: Optimizer,
+    where: str,
+) -> None:
+    """The loss after the last update, on the last batch's first rows, must be finite.
+
+    No later step would look: a parameter so large that any forward pass overflows
+    (finite, about 1e305, after one step with lr=1e308) stops the run here, not in the
+    user's next call.
+    """
     rows = slice(0, _FINAL_CHECK_ROWS)
     try:
         with no_grad():
