@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import time
@@ -12,7 +13,9 @@ from typing import Any
 import matplotlib.image
 import numpy as np
 import pytest
+from tqdm.auto import tqdm
 
+import tinygrad_edu.train as train_module
 from tinygrad_edu import Value
 from tinygrad_edu.data import (
     load_digits,
@@ -23,6 +26,7 @@ from tinygrad_edu.data import (
     train_test_split,
 )
 from tinygrad_edu.nn import MLP, mse_loss
+from tinygrad_edu.nn.losses import cross_entropy
 from tinygrad_edu.optim import SGD, Adam
 from tinygrad_edu.train import (
     History,
@@ -129,11 +133,19 @@ def test_history_has_one_entry_per_epoch_and_progress_false_is_silent(
     assert capsys.readouterr() == ("", "")
 
 
+@pytest.fixture
+def bar_draws_every_update(monkeypatch: pytest.MonkeyPatch) -> None:
+    """tqdm redraws at most every 0.1 s; drawing at every update lets a test read every
+    state the bar passes through, without a slow or timed run."""
+    monkeypatch.setattr(train_module, "tqdm", functools.partial(tqdm, mininterval=0, miniters=1))
+
+
+@pytest.mark.usefixtures("bar_draws_every_update")
 def test_progress_bar_shows_epoch_loss_and_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
     model, X, y = _xor_model()
     fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=2)
     err = capsys.readouterr().err
-    assert "epoch" in err and "loss=" in err and "accuracy=" in err
+    assert "epoch 2/2" in err and "loss 0." in err and "accuracy 0." in err
 
 
 def test_epoch_loss_is_the_mean_over_the_data() -> None:
@@ -182,7 +194,8 @@ def test_custom_loss_function_and_accuracy() -> None:
         model, X, y, loss=squared_error, optimizer=SGD(model.parameters(), lr=0.01), epochs=2,
         progress=False,
     )  # fmt: skip
-    assert all(math.isnan(a) for a in history.accuracy)  # not guessed
+    assert all(0.0 <= a <= 1.0 for a in history.accuracy if a is not None)  # inferred: 0/1 labels
+    assert len(history.accuracy) == 2 and None not in history.accuracy
     history = fit(
         model, X, y, loss=squared_error, optimizer=SGD(model.parameters(), lr=0.01), epochs=1,
         progress=False, accuracy=lambda outputs, targets: 0.25,
@@ -233,7 +246,7 @@ def test_bad_data_for_fit() -> None:
 def test_a_diverging_run_stops_with_an_error_that_says_so() -> None:
     model, X, y = _xor_model()
     huge_steps = SGD(model.parameters(), lr=1e3)
-    with pytest.raises(TrainingDiverged, match=r"training diverged in epoch \d+ \(.*overflows"):
+    with pytest.raises(TrainingDiverged, match=r"training diverged in epoch \d+, step \d+ of 4: "):
         fit(model, X, y, loss="mse", optimizer=huge_steps, epochs=20, batch_size=10, progress=False)
 
 
@@ -242,10 +255,12 @@ def test_an_infinite_parameter_is_caught_by_the_loss_check() -> None:
     # check is what notices it.
     model, X, y = _xor_model()
 
-    def break_a_weight(epoch: int, loss: float, accuracy: float) -> None:
+    def break_a_weight(epoch: int, loss: float, accuracy: float | None) -> None:
         model.parameters()[0].data = math.inf
 
-    with pytest.raises(TrainingDiverged, match=r"training diverged in epoch 2 \(the loss is"):
+    with pytest.raises(
+        TrainingDiverged, match=r"training diverged in epoch 2, step 1 of 1: the loss"
+    ):
         fit(
             model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01),
             epochs=3, progress=False, on_epoch=break_a_weight,
@@ -293,3 +308,150 @@ def test_plot_training_leaves_the_plotting_backend_alone(tmp_path: Path) -> None
         assert matplotlib.get_backend() == "svg"
     finally:
         matplotlib.use(before)
+
+
+# ---- §4.1: divergence after any step, inferred accuracy, progress within an epoch -------
+
+
+class _BreakingSGD(SGD):
+    """SGD that writes ``bad`` into the first parameter at its ``at``-th step."""
+
+    def __init__(self, params: list[Value], at: int, bad: float) -> None:
+        super().__init__(params, lr=0.01)
+        self.at, self.bad, self.steps = at, bad, 0
+
+    def step(self) -> None:
+        super().step()
+        self.steps += 1
+        if self.steps == self.at:
+            self.params[0].data = self.bad
+
+
+@pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
+@pytest.mark.parametrize(("at", "epoch", "step"), [(1, 1, 1), (3, 1, 3), (5, 2, 2), (6, 2, 3)])
+def test_a_non_finite_parameter_after_any_step_stops_training_there(
+    bad: float, at: int, epoch: int, step: int
+) -> None:
+    # 30 rows in batches of 10: 3 steps per epoch, 6 in all; step 6 is the very last.
+    model, X, y = _xor_model()
+    optimizer = _BreakingSGD(model.parameters(), at=at, bad=bad)
+    expected = (
+        rf"training diverged in epoch {epoch}, step {step} of 3: parameter "
+        rf"layers\.0\.neurons\.0\.w\.0 is {bad} after the update with lr=0\.01; "
+        r"a smaller learning rate may help$"
+    )
+    with pytest.raises(TrainingDiverged, match=expected):
+        fit(model, X[:30], y[:30], loss="mse", optimizer=optimizer, epochs=2, batch_size=10,
+            progress=False)  # fmt: skip
+    assert optimizer.steps == at, "stopped at the step that diverged"
+
+
+def test_a_huge_learning_rate_diverges_on_the_last_step_instead_of_returning() -> None:
+    # One full-batch step with lr=1e308: the parameters stay finite (about 1e305) but any
+    # forward pass after it overflows. fit must say so, not hand back the model.
+    X, y = make_moons(40, seed=0)
+    model = MLP(2, [16, 16, 1], seed=0)
+    with pytest.raises(TrainingDiverged, match=r"in epoch 1, step 1 of 1: after the update") as e:
+        fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=1e308), epochs=1,
+            progress=False)  # fmt: skip
+    assert str(e.value).endswith("with lr=1e+308; a smaller learning rate may help")
+    assert isinstance(e.value, ValueError)
+
+
+def _sign_accuracy(model: MLP, X: Any, y: Any, negative: int) -> float:
+    predicted = [1 if model(row).data > 0.0 else negative for row in X]  # type: ignore[union-attr]
+    return float(np.mean(np.array(predicted) == y))
+
+
+def _squared_error(outputs: list[Any], targets: Any) -> Value:
+    return Value.sum([(o - float(t)) ** 2 for o, t in zip(outputs, targets, strict=True)])
+
+
+@pytest.mark.parametrize("negative", [0, -1])
+def test_a_loss_function_infers_accuracy_by_sign_for_binary_labels(negative: int) -> None:
+    # lr = 0: the model never changes, so every epoch's accuracy is the model's own.
+    X, y01 = make_moons(40, seed=3)
+    y = np.where(y01 == 1, 1, negative)
+    model = MLP(2, [4, 1], seed=3)
+    expected = _sign_accuracy(model, X, y, negative)
+    assert 0.0 < expected < 1.0, "a model that gets some right and some wrong"
+    history = fit(
+        model, X, y, loss=_squared_error, optimizer=SGD(model.parameters(), lr=0.0), epochs=2,
+        batch_size=15, progress=False,
+    )  # fmt: skip
+    assert history.accuracy == pytest.approx([expected, expected], rel=1e-12)
+    assert evaluate(model, X, y, loss=_squared_error).accuracy == pytest.approx(expected)
+
+
+def test_a_loss_function_infers_accuracy_by_argmax_for_class_indices() -> None:
+    X, y = load_iris()
+    model = MLP(4, [3], activation="linear", seed=0)
+    expected = float(np.mean(np.array(predict(model, X, loss="ce")) == y))
+    assert 0.0 < expected < 1.0
+
+    def mean_cross_entropy(outputs: list[Any], targets: Any) -> Value:
+        return Value.sum([cross_entropy(o, int(t)) for o, t in zip(outputs, targets, strict=True)])
+
+    history = fit(
+        model, X, y, loss=mean_cross_entropy, optimizer=SGD(model.parameters(), lr=0.0),
+        epochs=1, batch_size=50, progress=False,
+    )  # fmt: skip
+    assert history.accuracy == pytest.approx([expected], rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("labels", "outputs"),
+    [
+        ([0.25, 1.5, -0.75, 3.0], 1),  # regression targets
+        ([0, 1, 2, 1], 1),  # three classes, one output
+        ([0, 1, 5, 1], 3),  # a class index beyond the outputs
+        ([-1, 0, 1, 0], 3),  # a negative class index
+    ],
+)
+@pytest.mark.usefixtures("bar_draws_every_update")
+def test_accuracy_that_cannot_be_inferred_is_none_and_not_shown(
+    labels: list[float], outputs: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    X = np.array([[0.1, 0.2], [0.3, -0.4], [-0.5, 0.6], [0.7, 0.8]])
+    y = np.array(labels)
+    model = MLP(2, [outputs], seed=0)
+
+    def loss(outputs: list[Any], targets: Any) -> Value:
+        return Value.sum([Value.sum(o) if isinstance(o, list) else o for o in outputs]) ** 2
+
+    seen: list[float | None] = []
+    history = fit(
+        model, X, y, loss=loss, optimizer=SGD(model.parameters(), lr=0.0), epochs=2,
+        batch_size=2, on_epoch=lambda epoch, loss, accuracy: seen.append(accuracy),
+    )  # fmt: skip
+    assert history.accuracy == [None, None] == seen
+    assert evaluate(model, X, y, loss=loss).accuracy is None
+    err = capsys.readouterr().err
+    assert "loss " in err and "accuracy" not in err and "nan" not in err
+
+
+@pytest.mark.usefixtures("bar_draws_every_update")
+def test_a_long_epoch_shows_batches_done_within_it(capsys: pytest.CaptureFixture[str]) -> None:
+    model, X, y = _xor_model()
+    fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
+        batch_size=10)  # fmt: skip
+    err = capsys.readouterr().err
+    assert all(f"{done}/4 " in err for done in range(5)), err  # 40 rows: 4 batches
+    fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=2,
+        batch_size=20)  # fmt: skip
+    err = capsys.readouterr().err
+    assert "epoch 1/2" in err and "epoch 2/2" in err
+    assert all(f"{done}/4 " in err for done in range(5)), err  # 2 epochs x 2 batches
+
+
+@pytest.mark.usefixtures("bar_draws_every_update")
+def test_the_bar_labels_a_running_mean_only_when_the_epoch_has_several_batches(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    model, X, y = _xor_model()
+    fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
+        batch_size=10)  # fmt: skip
+    assert "running mean: loss " in capsys.readouterr().err
+    fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=1)
+    err = capsys.readouterr().err
+    assert "loss " in err and "running" not in err  # one batch: the model before its update

@@ -223,7 +223,7 @@ def _run_train(args: argparse.Namespace) -> int:
         f"{args.optimizer} lr={args.lr:g}, {args.epochs} epochs, batch size {args.batch_size}"
     )
 
-    def report(epoch: int, loss: float, accuracy: float) -> None:
+    def report(epoch: int, loss: float, accuracy: float | None) -> None:
         # tqdm.write keeps the progress bar (on stderr) below the printed lines.
         tqdm.write(f"epoch {epoch:3d}/{args.epochs}  loss {loss:.4f}  accuracy {accuracy:.3f}")
 

@@ -50,7 +50,13 @@ tolerance. The estimate sees only :math:`|f|`: an ``f`` whose intermediate value
 its result (``x + 1e6 - 1e6``) is noisier than it says; pass a larger ``eps`` there too.
 The step itself must be one the floats near ``x`` can take: where ``(x + h) - x`` is more
 than 1% off ``h`` (for ``h = 1e-6``, from about :math:`|x| = 10^8`), the row says so and
-suggests an ``eps`` of about :math:`10^{-6} |x|`.
+suggests an ``eps`` of about :math:`10^{-6} |x|`. A step that vanishes at an input
+(``x + h/2 == x``: ``eps=5e-324`` anywhere, ``1e-6`` at :math:`10^{20}`) would difference
+equal values into a silent 0, so every check refuses it with ``ValueError`` and that advice.
+
+**Zero tolerance.** ``atol=0`` with ``rtol=0`` (or with a numeric gradient of exactly 0)
+asks for equality itself: the rounding rule above cannot apply, and the row passes only
+when the two numbers are equal (``x * x`` at 0 does; at 1 rounding makes them differ).
 
 **Kinks.** Let :math:`L = (f(x) - f(x-h))/h` and :math:`R = (f(x+h) - f(x))/h` be the
 one-sided slopes and :math:`D(h) = R - L = h f''(x) + O(h^3)`. Where ``f`` is twice
@@ -293,7 +299,7 @@ def _guarded(
     """``t -> outputs_at(point + t e_index)``, raising ``_Undefined`` with a readable reason."""
 
     def shifted_outputs(step: float) -> list[float]:
-        where = f"{label} {'+' if step >= 0 else '-'} {abs(step):g}"
+        where = label if step == 0.0 else f"{label} {'+' if step > 0 else '-'} {abs(step):g}"
         x = point[index]
         if abs((x + step) - x - step) > 0.01 * abs(step):  # the step a float can take
             raise _Undefined(
@@ -331,7 +337,10 @@ def _compare(
     function whose finite differences were taken, for the rounding note.
     """
     if isinstance(numeric, str):  # f undefined next to the point
-        return GradcheckRow(label, analytic, math.nan, False, numeric)
+        # When backward failed too, say both (unless one already quotes the other's error).
+        reason = analytic_failure.partition(": ")[2]
+        note = f"{numeric}; {analytic_failure}" if reason and reason not in numeric else numeric
+        return GradcheckRow(label, analytic, math.nan, False, note)
     if numeric.kink:
         slopes = f"left slope {numeric.left:.6g}, right slope {numeric.right:.6g}"
         if numeric.kink == "here":
@@ -353,17 +362,35 @@ def _compare(
             f"grad() gives {by_grad:.10g}"
         )
         return GradcheckRow(label, analytic, numeric.central, False, note)
+    if tolerance == 0.0:
+        # NOTE: atol = 0 with rtol = 0 (or a numeric gradient of 0) asks for equality itself;
+        # the rounding error cannot be brought under 0, so the verdict is plain ==.
+        if matches(analytic):
+            return GradcheckRow(label, analytic, numeric.central, True)
+        note = (
+            f"not exactly equal (tolerance 0 asks for an exact comparison); the finite "
+            f"difference is uncertain by ~{numeric.rounding:.0e} from rounding alone"
+        )
+        return GradcheckRow(label, analytic, numeric.central, False, note)
     if numeric.rounding > tolerance / 2.0:
         # NOTE: no verdict either way: the finite difference is as uncertain as the tolerance.
-        # The power of ten that brings rho below a twentieth of the tolerance.
-        suggested = 10.0 ** math.ceil(math.log10(20.0 * _EPS_MACH * numeric.scale / tolerance))
         note = (
             f"rounding error too large: |{differenced}| ~ {numeric.scale:.0e} makes the finite "
             f"difference uncertain by ~{numeric.rounding:.0e} (tolerance {tolerance:.0e}); "
-            f"pass a larger eps, about {suggested:g}"
+            + _larger_step_advice(numeric.scale, tolerance)
         )
         return GradcheckRow(label, analytic, numeric.central, False, note)
     return GradcheckRow(label, analytic, numeric.central, matches(analytic))
+
+
+def _larger_step_advice(scale: float, tolerance: float) -> str:
+    """Which eps brings the rounding error rho below a twentieth of ``tolerance``, if any."""
+    # rho(s) = eps_mach * scale / s < tolerance / 20  <=>  s > 20 eps_mach scale / tolerance
+    needed = 20.0 * _EPS_MACH * (scale / tolerance)
+    exponent = math.ceil(math.log10(needed)) if math.isfinite(needed) else math.inf
+    if exponent > sys.float_info.max_10_exp:  # a tolerance so small no float step meets it
+        return "no eps can meet this tolerance: pass a larger atol or rtol"
+    return f"pass a larger eps, about {10.0**exponent:g}"
 
 
 def _paths_agree(by_backward: float, by_grad: float, tolerance: float) -> bool:
@@ -404,6 +431,28 @@ def _check_settings(eps: float, atol: float, rtol: float) -> None:
             raise ValueError(f"{name} must be >= 0, got {tolerance!r}")
 
 
+def _check_step(eps: float, point: Sequence[float], labels: Sequence[str]) -> None:
+    """Refuse a step that vanishes at an input: x + eps/2 == x (or x - eps/2 == x).
+
+    There x + h and x - h are x itself or its nearest floats: the difference quotient would
+    measure rounding, or be a silent 0 when both round to x.
+    """
+    half = eps / 2.0
+    vanished = [
+        (label, x) for label, x in zip(labels, point, strict=True) if x + half == x or x - half == x
+    ]
+    if not vanished:
+        return
+    label, x = vanished[0]
+    # NOTE: a relative step of 1e-6 (absolute near 0), as the default eps is at |x| <= 1.
+    largest = max(max(abs(x) for x in point), 1.0)
+    suggested = 10.0 ** math.ceil(math.log10(1e-6 * largest))
+    raise ValueError(
+        f"eps={eps:g} vanishes at {label} = {x:g} (there x + eps/2 == x in floats); "
+        f"pass eps of about {suggested:.0e}"
+    )
+
+
 def _input_names(f: Callable[..., Any], count: int, names: Sequence[str] | None) -> list[str]:
     """Names for the table: given, else f's parameter names, else x0, x1, ..."""
     if names is not None:
@@ -438,15 +487,20 @@ def numerical_grad(f: Callable[..., Any], xs: Sequence[float], eps: float = 1e-6
     r"""Central differences :math:`(f(x + h e_i) - f(x - h e_i)) / 2h` for each input i.
 
     ``f`` is called with constant ``Value`` s (no graph) and returns a ``Value`` or a real
-    number. No kink test here: :func:`gradcheck` adds it.
+    number. :math:`2h` is the distance between the two rounded points actually evaluated.
+    A step that vanishes at an input (:math:`x + h/2 = x` in floats) raises ``ValueError``
+    naming an ``eps`` that would do. No kink test here: :func:`gradcheck` adds it.
     """
     point = _check_point(xs)
     _check_settings(eps, 0.0, 0.0)
+    _check_step(eps, point, [f"xs[{k}]" for k in range(len(point))])
     gradient = []
     for index in range(len(point)):
-        plus = _evaluate(f, _shifted(point, index, eps))
-        minus = _evaluate(f, _shifted(point, index, -eps))
-        gradient.append((plus - minus) / (2.0 * eps))
+        plus_point, minus_point = _shifted(point, index, eps), _shifted(point, index, -eps)
+        # NOTE: divide by the distance actually stepped: x +- h are rounded to floats, and far
+        # from 0 (x = 1e10, h = 1e-6) they can be twice as far apart as 2h.
+        distance = plus_point[index] - minus_point[index]
+        gradient.append((_evaluate(f, plus_point) - _evaluate(f, minus_point)) / distance)
     return gradient
 
 
@@ -541,7 +595,8 @@ def gradcheck(
     point = _check_point(xs)
     _check_settings(eps, atol, rtol)
     labels = _input_names(f, len(point), names)
-    _check_center(f, point)
+    _check_center(f, point)  # first: no eps helps an f that fails at the point itself
+    _check_step(eps, point, labels)
     analytic_failure = ""
     analytic = [math.nan] * len(point)
     by_grad: list[float] | None = None  # the engine's second path, checked alongside
@@ -601,7 +656,8 @@ def gradgradcheck(
     point = _check_point(xs)
     _check_settings(eps, atol, rtol)
     labels = _input_names(f, len(point), names)
-    _check_center(f, point)
+    _check_center(f, point)  # first: no eps helps an f that fails at the point itself
+    _check_step(eps, point, labels)
     analytic_failure = ""
     hessian = [[math.nan] * len(point) for _ in point]
     try:

@@ -12,9 +12,19 @@ mse    one value             the label as a number                1 if value >= 
 mse    one value per class   one-hot of the class index           argmax of the outputs
 ====== ===================== ==================================== ============================
 
-A custom ``loss`` is a function ``(outputs, targets) -> Value`` over a batch; pass
-``accuracy=`` (a function of the same arguments returning a float) to get accuracies,
-otherwise they are recorded as NaN rather than guessed.
+A custom ``loss`` is a function ``(outputs, targets) -> Value`` over a batch. Pass
+``accuracy=`` (a function of the same arguments returning a float) to say how to score it;
+without it the accuracy is inferred where the labels and outputs allow:
+
+======================== ======================= ============================================
+model output             labels                  predicted class
+======================== ======================= ============================================
+one value per example    0/1, or -1/+1           by the sign: positive is 1, else 0 (or -1)
+one value per class      class indices 0..k-1    argmax of the outputs
+======================== ======================= ============================================
+
+Anything else (regression targets, one-hot rows, ...) gives accuracy ``None``: not guessed,
+and not shown on the progress bar.
 """
 
 from __future__ import annotations
@@ -40,23 +50,30 @@ from tinygrad_edu.optim import Optimizer
 Output = Value | list[Value]
 LossFunction = Callable[[list[Output], Any], Value]
 AccuracyFunction = Callable[[list[Output], Any], float]
+# An inferred accuracy says None for outputs it cannot score.
+_MaybeAccuracy = Callable[[list[Output], Any], float | None]
 Model = Callable[[Any], Output]
 LOSSES = ("hinge", "ce", "bce", "mse")
 
 
 @dataclass
 class History:
-    """Per-epoch training loss and accuracy (means over the epoch's batches)."""
+    """Per-epoch training loss and accuracy, ``None`` where no accuracy can be inferred.
+
+    Both are running figures when an epoch has several batches: the mean over the epoch's
+    batches, each measured on the forward pass that trained (before its update), as Keras
+    reports them. They describe a model that changed during the epoch, not the final one.
+    """
 
     loss: list[float] = field(default_factory=list)
-    accuracy: list[float] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
 
 
 class Evaluation(NamedTuple):
-    """The mean loss and the accuracy of a model on a dataset."""
+    """The mean loss and the accuracy (``None`` where none can be inferred) on a dataset."""
 
     loss: float
-    accuracy: float
+    accuracy: float | None
 
 
 def _scores(outputs: list[Output], loss: str) -> list[Value]:
@@ -123,16 +140,65 @@ def _accuracy_for(loss: str) -> AccuracyFunction:
 _NAMED_LOSSES: dict[str, LossFunction] = {"hinge": _hinge, "ce": _ce, "bce": _bce, "mse": _mse}
 
 
+def _inferred_accuracy(y: Any) -> _MaybeAccuracy:
+    """An accuracy for a custom loss, from the labels' kind (see the module docstring)."""
+    numeric = y.ndim == 1 and y.dtype.kind in "biuf"
+    labels: set[float] = set(np.unique(y).tolist()) if numeric else set()
+    # The class a non-positive score predicts: 0 for 0/1 labels, -1 for -1/+1 labels.
+    negative_class = 0 if labels <= {0, 1} else -1 if labels <= {-1, 1} else None
+    indices = all(float(label).is_integer() and label >= 0 for label in labels)
+    classes_needed = int(max(labels)) + 1 if labels and indices else None
+
+    def accuracy(outputs: list[Output], targets: Any) -> float | None:
+        if not labels:
+            return None
+        scores = [score for score in map(_single_value, outputs) if score is not None]
+        if len(scores) == len(outputs) and negative_class is not None:
+            # NOTE: the sign, as for a logit or a margin score; a probability in (0, 1)
+            # needs its own accuracy= (threshold 0.5), which the labels cannot reveal.
+            predicted = [1 if score.data > 0.0 else negative_class for score in scores]
+        elif classes_needed is not None and _all_class_scores(outputs, classes_needed):
+            predicted = [_argmax(output) for output in outputs]  # type: ignore[arg-type]
+        else:
+            return None
+        correct: int = sum(
+            p == t for p, t in zip(predicted, np.asarray(targets).tolist(), strict=True)
+        )
+        return correct / len(outputs)
+
+    return accuracy
+
+
+def _all_class_scores(outputs: list[Output], classes_needed: int) -> bool:
+    """Whether every output is a list of one score per class, enough for every label."""
+    sizes = {len(output) if isinstance(output, list | tuple) else 0 for output in outputs}
+    return len(sizes) == 1 and sizes.pop() >= max(classes_needed, 2)
+
+
+def _single_value(output: Any) -> Value | None:
+    """The one Value of a one-output model (a Value, or a list of one), else None."""
+    if isinstance(output, Value):
+        return output
+    if isinstance(output, list | tuple) and len(output) == 1 and isinstance(output[0], Value):
+        return output[0]
+    return None
+
+
+def _argmax(output: list[Value]) -> int:
+    scores = [v.data for v in output]
+    return scores.index(max(scores))
+
+
 def _resolve(
-    loss: str | LossFunction, accuracy: AccuracyFunction | None
-) -> tuple[LossFunction, AccuracyFunction | None]:
+    loss: str | LossFunction, accuracy: AccuracyFunction | None, y: Any
+) -> tuple[LossFunction, _MaybeAccuracy]:
     if isinstance(loss, str):
         if loss not in _NAMED_LOSSES:
             raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
         return _NAMED_LOSSES[loss], accuracy or _accuracy_for(loss)
     if not callable(loss):
         raise TypeError(f"loss must be a name ({', '.join(LOSSES)}) or a function, not {loss!r}")
-    return loss, accuracy
+    return loss, accuracy or _inferred_accuracy(y)
 
 
 def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
@@ -150,10 +216,16 @@ class TrainingDiverged(ValueError):
     """Training produced a non-finite loss or parameter: the run cannot go on."""
 
 
-def _diverged(epoch: int, why: str) -> TrainingDiverged:
-    # The data are finite (checked above), so a non-finite loss came from the updates.
+# After the last update, the loss is measured once more on this many rows of the last
+# batch: enough to meet an overflowing parameter, a fraction of an epoch's cost.
+_FINAL_CHECK_ROWS = 32
+
+
+def _diverged(where: str, why: str, optimizer: Optimizer) -> TrainingDiverged:
+    # The data are finite (checked above), so a non-finite number came from the updates.
     return TrainingDiverged(
-        f"training diverged in epoch {epoch} ({why}); a smaller learning rate may help"
+        f"training diverged in {where}: {why} with lr={optimizer.lr:g}; "
+        "a smaller learning rate may help"
     )
 
 
@@ -161,6 +233,76 @@ def _check_positive(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value!r}")
     return int(value)
+
+
+def _parameter_name(model: Model, parameter: Value, optimizer: Optimizer) -> str:
+    """The parameter's dotted name when the model has names, else its optimizer index."""
+    named = getattr(model, "named_parameters", None)
+    if callable(named):
+        for name, candidate in named():
+            if candidate is parameter:
+                return str(name)
+    return f"#{optimizer.params.index(parameter)}"
+
+
+def _train_step(
+    model: Model,
+    X_batch: Any,
+    y_batch: Any,
+    loss_function: LossFunction,
+    optimizer: Optimizer,
+    where: str,
+) -> tuple[list[Output], float]:
+    """One update: forward, loss, backward, step. Its outputs and loss, or TrainingDiverged."""
+    try:
+        outputs = [model(row) for row in X_batch]
+        batch_loss = loss_function(outputs, y_batch)
+        if not math.isfinite(batch_loss.data):
+            raise _diverged(where, f"the loss is {batch_loss.data}", optimizer)
+        optimizer.zero_grad()
+        batch_loss.backward()
+        optimizer.step()
+    except OverflowError as error:  # in the forward, the backward or the update
+        raise _diverged(where, f"a number overflowed ({error})", optimizer) from error
+    # Python's float arithmetic gives inf silently: look at what the update wrote.
+    for parameter in optimizer.params:
+        if not math.isfinite(parameter.data):
+            name = _parameter_name(model, parameter, optimizer)
+            why = f"parameter {name} is {parameter.data} after the update"
+            raise _diverged(where, why, optimizer)
+    return outputs, batch_loss.data
+
+
+def _check_final_loss(
+    model: Model,
+    X_batch: Any,
+    y_batch: Any,
+    loss_function: LossFunction,
+    optimizer: Optimizer,
+    where: str,
+) -> None:
+    """The loss after the last update, on the last batch's first rows, must be finite.
+
+    No later step would look: a parameter so large that any forward pass overflows
+    (finite, about 1e305, after one step with lr=1e308) stops the run here, not in the
+    user's next call.
+    """
+    rows = slice(0, _FINAL_CHECK_ROWS)
+    try:
+        with no_grad():
+            final_loss = loss_function([model(row) for row in X_batch[rows]], y_batch[rows]).data
+    except OverflowError as error:
+        raise _diverged(
+            where, f"after the update the loss overflows ({error})", optimizer
+        ) from error
+    if not math.isfinite(final_loss):
+        raise _diverged(where, f"after the update the loss is {final_loss}", optimizer)
+
+
+def _running_figures(loss: float, accuracy: float | None, running: bool) -> str:
+    """The progress bar's text; "running mean" when the epoch's batches saw a changing model."""
+    text = f"loss {loss:.4f}" + ("" if accuracy is None else f", accuracy {accuracy:.3f}")
+    return f"running mean: {text}" if running else text
 
 
 def fit(
@@ -175,7 +317,7 @@ def fit(
     progress: bool = True,
     seed: int | None = None,
     accuracy: AccuracyFunction | None = None,
-    on_epoch: Callable[[int, float, float], None] | None = None,
+    on_epoch: Callable[[int, float, float | None], None] | None = None,
 ) -> History:
     r"""Train ``model`` by mini-batch gradient descent; return the per-epoch ``History``.
 
@@ -183,41 +325,58 @@ def fit(
     ``optimizer.zero_grad()``, ``L.backward()``, ``optimizer.step()``. ``batch_size=None``
     uses the whole set as one batch; batches are reshuffled each epoch (``seed`` fixes the
     order). An epoch's loss and accuracy are averaged over its batches, weighted by batch
-    size, as measured on the forward passes that trained (as Keras reports them).
+    size, as measured on the forward passes that trained (as Keras reports them); the
+    accuracy is ``None`` where it cannot be inferred (see the module docstring).
+    The progress bar counts batches over the whole run (epochs x batches), so a long epoch
+    shows its progress. A non-finite loss or parameter after any step, the last included,
+    raises :class:`TrainingDiverged` naming the epoch and the step.
     ``on_epoch(epoch, loss, accuracy)`` is called after each epoch (epochs count from 1).
     """
     X, y = _check_data(X, y)
-    loss_function, accuracy_function = _resolve(loss, accuracy)
+    loss_function, accuracy_function = _resolve(loss, accuracy, y)
     epochs = _check_positive("epochs", epochs)
     size = len(X) if batch_size is None else _check_positive("batch_size", batch_size)
+    steps = math.ceil(len(X) / size)  # batches per epoch; the last may be smaller
     shuffle_seeds = np.random.default_rng(seed)
     history = History()
-    bar = tqdm(range(1, epochs + 1), desc="epoch", disable=not progress, leave=False)
-    for epoch in bar:
-        total_loss = total_accuracy = 0.0
-        order_seed = int(shuffle_seeds.integers(2**63))
-        for X_batch, y_batch in make_batches(X, y, size, shuffle=size < len(X), seed=order_seed):
-            try:
-                outputs = [model(row) for row in X_batch]
-                batch_loss = loss_function(outputs, y_batch)
-            except OverflowError as error:
-                raise _diverged(epoch, str(error)) from error
-            if not math.isfinite(batch_loss.data):  # an inf parameter from an inf gradient
-                raise _diverged(epoch, f"the loss is {batch_loss.data}")
-            optimizer.zero_grad()
-            batch_loss.backward()
-            optimizer.step()
-            total_loss += batch_loss.data * len(X_batch)
-            if accuracy_function is not None:
-                total_accuracy += accuracy_function(outputs, y_batch) * len(X_batch)
-        epoch_loss = total_loss / len(X)
-        epoch_accuracy = total_accuracy / len(X) if accuracy_function else math.nan
-        history.loss.append(epoch_loss)
-        history.accuracy.append(epoch_accuracy)
-        bar.set_postfix(loss=f"{epoch_loss:.4f}", accuracy=f"{epoch_accuracy:.3f}")
-        if on_epoch is not None:
-            on_epoch(epoch, epoch_loss, epoch_accuracy)
-    bar.close()
+    # The with-block clears the bar on every exit: an error starts on a clean line.
+    with tqdm(
+        total=epochs * steps,
+        desc=f"epoch 1/{epochs}",
+        unit="batch",
+        disable=not progress,
+        leave=False,
+    ) as bar:
+        for epoch in range(1, epochs + 1):
+            bar.set_description_str(f"epoch {epoch}/{epochs}", refresh=False)
+            total_loss, seen = 0.0, 0
+            total_accuracy: float | None = 0.0  # None once a batch's accuracy cannot be inferred
+            order_seed = int(shuffle_seeds.integers(2**63))
+            batches = make_batches(X, y, size, shuffle=size < len(X), seed=order_seed)
+            for step, (X_batch, y_batch) in enumerate(batches, start=1):
+                where = f"epoch {epoch}, step {step} of {steps}"
+                outputs, batch_loss = _train_step(
+                    model, X_batch, y_batch, loss_function, optimizer, where
+                )
+                seen += len(X_batch)
+                total_loss += batch_loss * len(X_batch)
+                if total_accuracy is not None:
+                    batch_accuracy = accuracy_function(outputs, y_batch)
+                    if batch_accuracy is None:  # one unscored batch leaves the epoch unscored
+                        total_accuracy = None
+                    else:
+                        total_accuracy += batch_accuracy * len(X_batch)
+                running_accuracy = None if total_accuracy is None else total_accuracy / seen
+                figures = _running_figures(total_loss / seen, running_accuracy, running=steps > 1)
+                bar.set_postfix_str(figures, refresh=False)
+                bar.update()
+            epoch_loss = total_loss / len(X)
+            epoch_accuracy = None if total_accuracy is None else total_accuracy / len(X)
+            history.loss.append(epoch_loss)
+            history.accuracy.append(epoch_accuracy)
+            if on_epoch is not None:
+                on_epoch(epoch, epoch_loss, epoch_accuracy)
+    _check_final_loss(model, X_batch, y_batch, loss_function, optimizer, where)
     return history
 
 
@@ -231,18 +390,21 @@ def evaluate(
 ) -> Evaluation:
     """The mean loss and the accuracy of ``model`` on ``(X, y)``, without building a graph."""
     X, y = _check_data(X, y)
-    loss_function, accuracy_function = _resolve(loss, accuracy)
+    loss_function, accuracy_function = _resolve(loss, accuracy, y)
     with no_grad():
         outputs = [model(row) for row in X]
         value = loss_function(outputs, y).data
-        score = accuracy_function(outputs, y) if accuracy_function else math.nan
+        score = accuracy_function(outputs, y)
     return Evaluation(loss=value, accuracy=score)
 
 
 def accuracy(model: Model, X: Any, y: Any, *, loss: str = "hinge") -> float:
     """The fraction of ``(X, y)`` that ``model`` classifies right, as ``fit`` defines it
     for ``loss`` (see the table at the top of this module)."""
-    return evaluate(model, X, y, loss=loss).accuracy
+    score = evaluate(model, X, y, loss=loss).accuracy
+    if score is None:  # a named loss always defines its classes; this only narrows the type
+        raise TypeError(f"loss {loss!r} gave no accuracy")
+    return score
 
 
 def predict(model: Model, X: Any, *, loss: str = "hinge") -> list[int]:
