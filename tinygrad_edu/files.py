@@ -79,19 +79,22 @@ def read_text_limited(path: str | os.PathLike[str], limit_bytes: int) -> str:
 
     A path that is not a regular file (a folder, FIFO, device) raises ``ValueError`` before
     anything is read, so a pipe never blocks and a device never streams forever; so does a
-    file over the limit (the message gives both sizes) and text that is not UTF-8. A missing
-    file raises ``FileNotFoundError``. At most ``limit_bytes + 1`` bytes are ever read.
+    file over the limit (the message gives both sizes), a file that grows while it is read,
+    and text that is not UTF-8. A missing file raises ``FileNotFoundError``. Memory: the
+    file's bytes and its text, nothing more.
     """
     user_path = Path(path)
     _check_readable(user_path, os.stat(user_path), limit_bytes)  # before open: a socket fails it
     # O_NONBLOCK: if a FIFO is swapped in after the check, opening it must not hang.
     descriptor = os.open(user_path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     with os.fdopen(descriptor, "rb") as file:
-        _check_readable(user_path, os.fstat(file.fileno()), limit_bytes)  # what is read
-        # The size can grow after fstat; reading one byte past the limit tells.
-        data = file.read(limit_bytes + 1)
-    if len(data) > limit_bytes:
-        raise ValueError(f"{user_path}: grew past the limit of {limit_bytes} bytes while read")
+        status = os.fstat(file.fileno())  # of the open file: what is checked is what is read
+        _check_readable(user_path, status, limit_bytes)
+        # read(n) allocates n bytes up front, so ask for the size, not the limit; one byte
+        # more tells whether the file grew after fstat.
+        data = file.read(status.st_size + 1)
+    if len(data) > status.st_size:
+        raise ValueError(f"{user_path}: changed while it was read")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as error:
