@@ -9,6 +9,8 @@ import math
 import os
 import pickle
 import random
+import subprocess
+import sys
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -580,6 +582,43 @@ def test_loading_a_hostile_file_costs_at_most_ten_times_its_size(
     finally:
         tracemalloc.stop()
     assert peak <= 10 * size, f"{peak / size:.1f} times the file's size: {error.value}"
+
+
+UNDER_A_MEMORY_LIMIT = """
+import resource, sys
+from tinygrad_edu.nn import MLP
+path, size = sys.argv[1], int(sys.argv[2])
+with open("/proc/self/status") as status:
+    in_use = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+limit = in_use + 10 * size  # ten times the file's size, on top of what is already mapped
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    MLP.load(path)
+except MemoryError:
+    print("MemoryError")
+except ValueError:
+    print("ValueError")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_the_issues_64_megabyte_file_ends_in_value_error_under_a_memory_limit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "model.json"
+    head, tail = b'{"format": "x", "pad": [', b"{}]}"
+    count = (modules.MAX_FILE_BYTES - len(head) - len(tail)) // 4
+    path.write_bytes(head + b"{}, " * count + tail)
+    size = path.stat().st_size
+    assert size > 0.99 * modules.MAX_FILE_BYTES
+    result = subprocess.run(
+        [sys.executable, "-c", UNDER_A_MEMORY_LIMIT, str(path), str(size)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout == "ValueError\n", result.stderr
 
 
 def test_the_shape_check_names_what_it_refuses(tmp_path: Path) -> None:
