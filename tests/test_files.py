@@ -256,8 +256,12 @@ def _folder_is_a_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "file" / "m.json"
 
 
-def _unwritable_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def _unwritable_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: str | None = None
+) -> Path:
     folder = _folder(tmp_path / "read-only")
+    if existing is not None:
+        (folder / "m.json").write_text(existing, encoding="utf-8")
     folder.chmod(0o555)
     # Root may write anywhere, so report the folder as a normal user would see it.
     real_access = os.access
@@ -288,6 +292,22 @@ def test_check_writable_refuses_what_the_writer_refuses_in_the_same_words(
     with pytest.raises(error_type) as written:
         write_atomically(path, "x")
     assert str(checked.value) == str(written.value) == f"cannot write {path}: {reason}"
+
+
+def test_replacing_a_file_in_an_unwritable_folder_is_refused_up_front(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _unwritable_folder(tmp_path, monkeypatch, existing="old")
+    for attempt in (check_writable, lambda p: write_atomically(p, "new")):
+        with pytest.raises(PermissionError, match="folder is not writable"):
+            attempt(path)
+    assert path.read_text(encoding="utf-8") == "old"
+
+
+def test_a_name_at_the_length_limit_can_be_written(tmp_path: Path) -> None:
+    path = tmp_path / ("n" * 250 + ".json")  # 255 bytes, the usual limit for one name
+    write_atomically(path, "{}")
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
 
 
 def test_check_writable_writes_nothing(tmp_path: Path) -> None:

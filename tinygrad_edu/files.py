@@ -126,17 +126,16 @@ def _inspect_destination(user_path: Path) -> tuple[Path, int | None]:
         status = None
     except OSError as error:  # a symlink loop; a path through a file (NotADirectoryError)
         raise _naming(user_path, error) from None
-    if status is not None:
-        if not stat.S_ISREG(status.st_mode):
-            kind = _KINDS.get(stat.S_IFMT(status.st_mode), "a special file")
-            raise ValueError(f"cannot write {user_path}: it is {kind}, not a regular file")
-        return destination, stat.S_IMODE(status.st_mode) & 0o777
+    if status is not None and not stat.S_ISREG(status.st_mode):
+        kind = _KINDS.get(stat.S_IFMT(status.st_mode), "a special file")
+        raise ValueError(f"cannot write {user_path}: it is {kind}, not a regular file")
     folder = destination.parent
-    if not folder.is_dir():
+    if status is None and not folder.is_dir():
         raise _os_error(FileNotFoundError, errno.ENOENT, user_path, "folder does not exist")
+    # The temporary file is created in the folder, even to replace an existing file.
     if not os.access(folder, os.W_OK | os.X_OK):
         raise _os_error(PermissionError, errno.EACCES, user_path, "folder is not writable")
-    return destination, None
+    return destination, None if status is None else status.st_mode & 0o777
 
 
 def _create_temporary_beside(destination: Path, user_path: Path) -> tuple[Path, int]:
@@ -147,7 +146,9 @@ def _create_temporary_beside(destination: Path, user_path: Path) -> tuple[Path, 
     """
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC
     for _ in range(_TEMPORARY_NAME_ATTEMPTS):
-        temporary = destination.with_name(f".{destination.name}.{secrets.token_hex(8)}.tmp")
+        # A short prefix of the name: a name near the length limit must still leave room.
+        name = f".{destination.name[:32]}.{secrets.token_hex(8)}.tmp"
+        temporary = destination.with_name(name)
         try:
             return temporary, os.open(temporary, flags, 0o666)
         except FileExistsError:
