@@ -704,6 +704,15 @@ def test_a_huge_or_hostile_format_value_is_shown_escaped_and_cut(tmp_path: Path)
     assert "\x1b" not in str(error.value) and "\x07" not in str(error.value)
 
 
+def test_a_huge_activation_name_is_shown_escaped_and_cut(tmp_path: Path) -> None:
+    path, document = _saved(tmp_path)
+    document["architecture"]["activation"] = "\x1bc" + "r" * 1_000_000  # type: ignore[index]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"unknown activation '\\x1bcrrr") as error:
+        MLP.load(path)
+    assert len(str(error.value)) < len(str(path)) + 200 and "\x1b" not in str(error.value)
+
+
 def test_unexpected_keys_are_listed_escaped_and_cut(tmp_path: Path) -> None:
     path, document = _saved(tmp_path)
     for i in range(1000):

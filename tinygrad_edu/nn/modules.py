@@ -44,7 +44,7 @@ Input = Sequence[Value | float] | Any  # a sequence of numbers or Values, or a 1
 def _check_activation(activation: str) -> Callable[[Value], Value]:
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(
-            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            f"unknown activation {_describe(activation)}; choose one of {', '.join(ACTIVATIONS)}"
         )
     return ACTIVATIONS[activation]
 
@@ -373,7 +373,7 @@ def _check_text_shape(text: str) -> None:
     """Refuse text that ``json`` would turn into far more objects than a model file holds.
 
     ``json.loads`` builds the whole document before anything can look at it, and a few
-    bytes of text can cost a hundred of memory: ``{},`` is a 64-byte dict for 3 bytes, so
+    bytes of text can cost a hundred bytes of memory: ``{},`` is a 64-byte dict for 3 bytes, so
     64 MB of ``[{}, {}, ...]`` took 1.6 GB. Hooks cannot stop it (arrays and strings have
     none). So this counts, at C speed and without building anything, what would become
     objects, against what a model file can hold:
