@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import math
 import os
 import pickle
 import random
+import subprocess
+import sys
+import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value
-from tinygrad_edu.nn import MLP, Layer, Neuron
+from tinygrad_edu.nn import MLP, Layer, Neuron, modules
 from tinygrad_edu.nn.modules import MAX_PARAMETERS
 
 NUMPY_ACTIVATIONS = {
@@ -440,10 +445,293 @@ def test_load_names_the_file_and_the_bad_literal(
     assert str(error.value).startswith(f"{path}: ")
 
 
-def test_load_of_a_directory_is_a_value_error_naming_it(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="is a directory") as error:
-        MLP.load(tmp_path)
-    assert str(error.value).startswith(f"{tmp_path}: ")
+def _make_folder(path: Path) -> None:
+    path.mkdir()
+
+
+NOT_REGULAR: dict[str, tuple[Callable[[Path], None], str]] = {
+    "folder": (_make_folder, "a folder"),
+    "fifo": (os.mkfifo, "a FIFO"),  # opening it to read would wait forever for a writer
+}
+
+
+@pytest.mark.parametrize("kind", NOT_REGULAR)
+def test_load_of_what_is_not_a_regular_file_is_a_value_error_naming_it(
+    tmp_path: Path, kind: str
+) -> None:
+    make, described = NOT_REGULAR[kind]
+    path = tmp_path / "model.json"
+    make(path)
+    with pytest.raises(ValueError) as error:
+        MLP.load(path)
+    assert str(error.value) == f"{path}: is {described}, not a regular file"
+
+
+@pytest.mark.parametrize("kind", NOT_REGULAR)
+def test_save_over_what_is_not_a_regular_file_is_refused_and_leaves_it(
+    tmp_path: Path, kind: str
+) -> None:
+    make, described = NOT_REGULAR[kind]
+    path = tmp_path / "model.json"
+    make(path)
+    kind_before = path.stat().st_mode
+    with pytest.raises(ValueError, match=f"it is {described}, not a regular file"):
+        MLP(2, [1], seed=0).save(path)
+    assert path.stat().st_mode == kind_before
+    assert os.listdir(tmp_path) == ["model.json"]
+
+
+def test_save_through_a_symlink_writes_its_target(tmp_path: Path) -> None:
+    (tmp_path / "models").mkdir()
+    target = tmp_path / "models" / "v1.json"
+    link = tmp_path / "latest.json"
+    link.symlink_to(target)
+    model = MLP(2, [2, 1], seed=3)
+    model.save(link)
+    assert link.is_symlink()
+    assert MLP.load(target).state_dict() == model.state_dict()
+
+
+def test_load_refuses_a_file_over_the_size_limit_before_reading_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path, _ = _saved(tmp_path)
+    size = path.stat().st_size
+    monkeypatch.setattr(modules, "MAX_FILE_BYTES", size - 1)
+    with pytest.raises(ValueError) as error:
+        MLP.load(path)
+    assert str(error.value) == f"{path}: is {size} bytes, more than the limit of {size - 1}"
+
+
+# ---- hostile files: bounded memory, short escaped messages --------------------------------
+
+
+def _filled(size: int, head: str, item: Callable[[int], str], tail: str) -> bytes:
+    """``head`` + items separated by commas + ``tail``, about ``size`` bytes of JSON."""
+    items = []
+    length = len(head) + len(tail)
+    for i in itertools.count():
+        text = item(i)
+        if length + len(text) + 1 > size:
+            break
+        items.append(text)
+        length += len(text) + 1
+    return (head + ",".join(items) + tail).encode("ascii")
+
+
+def _hand_edited_model(size: int) -> bytes:
+    """A model file as ``save`` writes it, about ``size`` bytes, with its last parameter renamed."""
+    width = max(1, int((size / 45) ** 0.5))  # about 45 bytes per saved parameter
+    sizes = [width, width, 1]
+    rng = random.Random(0)
+    parameters = {
+        f"layers.{k}.neurons.{j}.{name}": rng.uniform(-1.0, 1.0)
+        for k in range(2)
+        for j in range(sizes[k + 1])
+        for name in [*(f"w.{i}" for i in range(sizes[k])), "b"]
+    }
+    document = {
+        "format": "tinygrad_edu.MLP",
+        "version": 1,
+        "architecture": {
+            "nin": width, "nouts": [width, 1], "activation": "relu", "output_activation": "linear"
+        },
+        "parameters": parameters,
+    }  # fmt: skip
+    text = json.dumps(document, indent=1)
+    return text.replace('"layers.1.neurons.0.b"', '"layers.1.neurons.0.bias"').encode("ascii")
+
+
+SIZE = 2_000_000  # the ratio to the size is what is measured; smaller is faster
+
+
+def _list_of(item: Callable[[int], str]) -> Callable[[], bytes]:
+    return lambda: _filled(SIZE, '{"format": "x", "pad": [', item, "]}")
+
+
+def _object_of(item: Callable[[int], str]) -> Callable[[], bytes]:
+    return lambda: _filled(SIZE, '{"format": "x", "pad": {', item, "}}")
+
+
+HOSTILE: dict[str, Callable[[], bytes]] = {
+    # The issue's file: 3 bytes of text per 64-byte dict.
+    "a list of empty objects": _list_of(lambda i: "{}"),
+    "deep nesting": lambda: b"[" * (SIZE // 2) + b"]" * (SIZE // 2),
+    # The densest files the shape check lets through, one per kind of JSON item.
+    "short keys": _object_of(lambda i: f'"{i:019d}":0'),
+    "short keys, float values": _object_of(lambda i: f'"{i:017d}":1.5'),
+    "string values": _object_of(lambda i: f'"{i:012d}": "{i:013d}"'),
+    "short strings": _list_of(lambda i: '"abcdefghijklm"'),
+    "floats": _list_of(lambda i: "1.5e5   "),
+    "a hand-edited model": lambda: _hand_edited_model(SIZE),
+}
+
+
+@pytest.mark.parametrize("make", HOSTILE.values(), ids=HOSTILE.keys())
+def test_loading_a_hostile_file_costs_at_most_ten_times_its_size(
+    tmp_path: Path, make: Callable[[], bytes]
+) -> None:
+    path = tmp_path / "model.json"
+    path.write_bytes(make())
+    size = path.stat().st_size
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as error:
+            MLP.load(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak <= 10 * size, f"{peak / size:.1f} times the file's size: {error.value}"
+
+
+UNDER_A_MEMORY_LIMIT = """
+import resource, sys
+from tinygrad_edu.nn import MLP
+path, size = sys.argv[1], int(sys.argv[2])
+with open("/proc/self/status") as status:
+    in_use = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+limit = in_use + 10 * size  # ten times the file's size, on top of what is already mapped
+resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+try:
+    MLP.load(path)
+except MemoryError:
+    print("MemoryError")
+except ValueError:
+    print("ValueError")
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
+def test_the_issues_64_megabyte_file_ends_in_value_error_under_a_memory_limit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "model.json"
+    head, tail = b'{"format": "x", "pad": [', b"{}]}"
+    count = (modules.MAX_FILE_BYTES - len(head) - len(tail)) // 4
+    path.write_bytes(head + b"{}, " * count + tail)
+    size = path.stat().st_size
+    assert size > 0.99 * modules.MAX_FILE_BYTES
+    result = subprocess.run(
+        [sys.executable, "-c", UNDER_A_MEMORY_LIMIT, str(path), str(size)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout == "ValueError\n", result.stderr
+
+
+def test_the_shape_check_names_what_it_refuses(tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_bytes(HOSTILE["a list of empty objects"]())
+    with pytest.raises(ValueError, match=r"not a valid model file \(\d+ '\{' and '\[' characters"):
+        MLP.load(path)
+    path.write_bytes(_filled(10_000, '{"format": "x", "pad": [', lambda i: "1", "]}"))
+    with pytest.raises(ValueError, match=r"JSON items in \d+ bytes, more than a model file has"):
+        MLP.load(path)
+    path.write_text('{"format": "caf\u00e9"}', encoding="utf-8")
+    with pytest.raises(ValueError, match="a model file is ASCII text"):
+        MLP.load(path)
+
+
+@given(
+    nin=st.integers(1, 4),
+    nouts=st.lists(st.integers(1, 3), min_size=1, max_size=12),
+    compact=st.booleans(),
+)
+def test_the_shape_check_passes_every_file_save_could_write(
+    tmp_path_factory: pytest.TempPathFactory, nin: int, nouts: list[int], compact: bool
+) -> None:
+    # The densest a valid file gets: no spaces, every parameter 0, many one-neuron layers.
+    path = tmp_path_factory.mktemp("dense") / "model.json"
+    model = MLP(nin, nouts, seed=0)
+    for p in model.parameters():
+        p.data = 0.0
+    if compact:
+        document = {
+            "format": "tinygrad_edu.MLP",
+            "version": 1,
+            "architecture": model.architecture(),
+            "parameters": {name: 0 for name in model.state_dict()},
+        }
+        path.write_text(json.dumps(document, separators=(",", ":")))
+    else:
+        model.save(path)
+    assert MLP.load(path).state_dict() == model.state_dict()
+
+
+def _with_names(tmp_path: Path, names: list[str]) -> Path:
+    """A model file for MLP(1, [5]) (10 parameters) whose parameters have ``names``."""
+    path, document = _saved(tmp_path)
+    document["architecture"] = {
+        "nin": 1, "nouts": [5], "activation": "relu", "output_activation": "linear"
+    }  # fmt: skip
+    document["parameters"] = {name: 0.5 for name in names}
+    path.write_text(json.dumps(document))
+    return path
+
+
+def test_a_name_with_terminal_escape_codes_is_shown_escaped(tmp_path: Path) -> None:
+    names = [f"layers.0.neurons.{j}.{p}" for j in range(5) for p in ("w.0", "b")]
+    names[3] = "\x1bc\x1b]0;pwned\x07layers.0.neurons.1.b"  # reset the terminal, set its title
+    with pytest.raises(ValueError) as error:
+        MLP.load(_with_names(tmp_path, names))
+    message = str(error.value)
+    assert "\x1b" not in message
+    assert "'\\x1bc\\x1b]0;pwned\\x07layers.0.neurons.1.b'" in message
+
+
+def test_ten_names_of_six_megabytes_give_a_short_message(tmp_path: Path) -> None:
+    names = [f"{i}\x1b]0;" + "x" * 6_000_000 for i in range(10)]
+    path = _with_names(tmp_path, names)
+    assert path.stat().st_size > 60_000_000
+    with pytest.raises(ValueError, match="unexpected parameter names: '0") as error:
+        MLP.load(path)
+    message = str(error.value)
+    assert len(message) < 1_000 and "\x1b" not in message
+    assert "and 5 more" in message  # five names shown, each cut to 80 characters
+
+
+def test_a_huge_or_hostile_format_value_is_shown_escaped_and_cut(tmp_path: Path) -> None:
+    path, document = _saved(tmp_path)
+    document["format"] = "\x1b]0;pwned\x07" + "y" * 1_000_000
+    path.write_text(json.dumps(document))
+    with pytest.raises(
+        ValueError, match=r"'format' must be 'tinygrad_edu.MLP', got '\\x1b"
+    ) as error:
+        MLP.load(path)
+    assert len(str(error.value)) < len(str(path)) + 200
+    assert "\x1b" not in str(error.value) and "\x07" not in str(error.value)
+
+
+def test_a_huge_activation_name_is_shown_escaped_and_cut(tmp_path: Path) -> None:
+    path, document = _saved(tmp_path)
+    document["architecture"]["activation"] = "\x1bc" + "r" * 1_000_000  # type: ignore[index]
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match=r"unknown activation '\\x1bcrrr") as error:
+        MLP.load(path)
+    assert len(str(error.value)) < len(str(path)) + 200 and "\x1b" not in str(error.value)
+
+
+def test_unexpected_keys_are_listed_escaped_and_cut(tmp_path: Path) -> None:
+    path, document = _saved(tmp_path)
+    for i in range(1000):
+        document[f"\x1b]{i};" + "k" * 10_000] = i  # '[' would fail the shape check first
+    path.write_text(json.dumps(document))
+    with pytest.raises(ValueError, match="the file must hold format, version") as error:
+        MLP.load(path)
+    message = str(error.value)
+    assert len(message) < 1_000 and "\x1b" not in message and "and 995 more" in message
+
+
+def test_load_state_dict_messages_stay_short_and_escaped() -> None:
+    model = MLP(30, [30, 1], seed=0)  # 961 parameters
+    state = {f"\x1b[31m{i}" + "z" * 100_000: 1.0 for i in range(50)}
+    with pytest.raises(ValueError) as error:
+        model.load_state_dict(state)
+    message = str(error.value)
+    assert len(message) < 1_500 and "\x1b" not in message
+    assert "and 956 more" in message and "and 45 more" in message
 
 
 class _Payload:

@@ -15,13 +15,13 @@ import numbers
 import operator
 import os
 import random
-import stat
+import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from tinygrad_edu.engine import Value
-from tinygrad_edu.files import write_atomically
+from tinygrad_edu.files import read_text_limited, write_atomically
 
 ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
     "relu": Value.relu,
@@ -33,8 +33,10 @@ ACTIVATIONS: dict[str, Callable[[Value], Value]] = {
 FORMAT_NAME = "tinygrad_edu.MLP"
 FORMAT_VERSION = 1
 MAX_PARAMETERS = 1_000_000  # a scalar engine is hopeless far below this; refuse bigger files
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 64 * 1024 * 1024  # a saved model of MAX_PARAMETERS parameters takes < 60 MB
 MAX_INT_DIGITS = 1000  # far more than any size in a model; turning digits into an int is quadratic
+MAX_QUOTED_CHARACTERS = 80  # text from a file, as it appears in an error message
+MAX_NAMES_LISTED = 5  # names an error message lists before saying how many more there are
 
 Input = Sequence[Value | float] | Any  # a sequence of numbers or Values, or a 1-D numpy array
 
@@ -42,7 +44,7 @@ Input = Sequence[Value | float] | Any  # a sequence of numbers or Values, or a 1
 def _check_activation(activation: str) -> Callable[[Value], Value]:
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(
-            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
+            f"unknown activation {_describe(activation)}; choose one of {', '.join(ACTIVATIONS)}"
         )
     return ACTIVATIONS[activation]
 
@@ -107,7 +109,7 @@ class Module:
             )
         parameters = dict(self.named_parameters())
         missing = [name for name in parameters if name not in state]
-        unexpected = [str(name) for name in state if name not in parameters]
+        unexpected = [name for name in state if name not in parameters]
         bad = [
             f"{name}={_describe(value)}"
             for name, value in state.items()
@@ -115,11 +117,11 @@ class Module:
         ]
         problems = []
         if strict and missing:
-            problems.append(f"missing: {', '.join(missing)}")
+            problems.append(f"missing: {_first_few(missing, quoted=False)}")
         if strict and unexpected:
-            problems.append(f"unexpected: {', '.join(unexpected)}")
+            problems.append(f"unexpected: {_first_few(unexpected)}")
         if bad:
-            problems.append(f"not a finite number: {', '.join(bad)}")
+            problems.append(f"not a finite number: {_first_few(bad, quoted=False)}")
         if problems:
             raise ValueError("cannot load state dict; " + "; ".join(problems))
         # Everything is checked; only now change the model.
@@ -146,13 +148,34 @@ def _is_finite_number(value: object) -> bool:
         return False
 
 
+def _short_repr() -> reprlib.Repr:
+    # reprlib cuts a string before escaping it, so a 6 MB name costs 80 characters, not 6 MB.
+    short = reprlib.Repr()
+    short.maxstring = short.maxother = MAX_QUOTED_CHARACTERS
+    short.maxlist = short.maxdict = MAX_NAMES_LISTED
+    return short
+
+
+_SHORT_REPR = _short_repr()
+
+
 def _describe(value: object) -> str:
-    """``repr(value)`` short enough for an error message (10**5000 has no repr at all)."""
+    """``repr(value)``, escaped and cut to 80 characters (10**5000 has no repr at all).
+
+    Text read from a file may hold terminal escape codes or megabytes; ``repr`` shows the
+    codes as ``\\x1b`` instead of sending them to the terminal.
+    """
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10**40:
         sign = "-" if value < 0 else ""
         return f"about {sign}10**{round(math.log10(abs(value)))}"
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return _SHORT_REPR.repr(value)
+
+
+def _first_few(items: Sequence[object], *, quoted: bool = True) -> str:
+    """The first few ``items`` (each through ``_describe`` if ``quoted``), then how many more."""
+    shown = [_describe(item) if quoted else str(item) for item in items[:MAX_NAMES_LISTED]]
+    more = len(items) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more else "")
 
 
 class Neuron(Module):
@@ -309,27 +332,24 @@ class MLP(Module):
     def load(cls, path: str | os.PathLike[str]) -> MLP:
         """Read a model written by ``save``; any damaged file raises ``ValueError``.
 
-        The file is parsed as data only, and the architecture is checked (positive sizes,
-        at most ``MAX_PARAMETERS`` parameters, exactly the expected parameter names, each
-        a finite number) before any model is built. A missing file raises
-        ``FileNotFoundError``; a path that is not a regular file (a directory, a pipe, a
+        The file is parsed as data only, never executed. Its size and the shape of its
+        text are checked before ``json`` builds anything (see ``_check_text_shape``), so a
+        hostile file costs at most about ten times its size in memory. The architecture is
+        checked (positive sizes, at most ``MAX_PARAMETERS`` parameters, exactly the expected
+        parameter names, each a finite number) before any model is built. A missing file
+        raises ``FileNotFoundError``; a path that is not a regular file (a folder, a pipe, a
         device) raises ``ValueError``, like any content that is not a saved model. Every
         such message starts with the path. Any other ``OSError`` (permission denied) passes on.
         """
         path = Path(path)
-        status = path.stat()  # FileNotFoundError when missing
-        if stat.S_ISDIR(status.st_mode):
-            raise ValueError(f"{path}: is a directory, not a model file")
-        if not stat.S_ISREG(status.st_mode):  # a pipe or a device could block or never end
-            raise ValueError(f"{path}: not a regular file, so not a model file")
-        if status.st_size > MAX_FILE_BYTES:
-            raise ValueError(f"{path}: larger than {MAX_FILE_BYTES} bytes, not a saved MLP")
+        text = read_text_limited(path, MAX_FILE_BYTES)
         try:
-            text = path.read_text(encoding="utf-8")
+            _check_text_shape(text)
             document = json.loads(text, parse_constant=_reject, parse_int=_parse_int)
-        except (ValueError, RecursionError) as error:
-            # ValueError covers bad UTF-8, bad JSON, and the two parse hooks' refusals.
+        except ValueError as error:
+            # ValueError covers bad JSON, the shape check and the two parse hooks' refusals.
             raise ValueError(f"{path}: not a valid model file ({error})") from None
+        del text  # the document is all that is needed from here on
         try:
             architecture, parameters = _check_document(document)
         except ValueError as error:
@@ -337,6 +357,48 @@ class MLP(Module):
         model = cls(**architecture, seed=0)
         model.load_state_dict(parameters)
         return model
+
+
+# A saved model holds exactly these JSON objects and arrays: the document, its architecture,
+# the list of layer sizes and the parameters.
+MODEL_CONTAINERS = 4
+# Counted below: every ',' and ':' and every pair of '"'. Each parameter is one name, one
+# colon and one comma in at least 25 bytes ("layers.0.neurons.0.b":0,), so a model file has
+# at most one item per 8 bytes, plus a few in its fixed part.
+BYTES_PER_ITEM = 8
+FIXED_ITEMS = 16
+
+
+def _check_text_shape(text: str) -> None:
+    """Refuse text that ``json`` would turn into far more objects than a model file holds.
+
+    ``json.loads`` builds the whole document before anything can look at it, and a few
+    bytes of text can cost a hundred bytes of memory: ``{},`` is a 64-byte dict for 3 bytes, so
+    64 MB of ``[{}, {}, ...]`` took 1.6 GB. Hooks cannot stop it (arrays and strings have
+    none). So this counts, at C speed and without building anything, what would become
+    objects, against what a model file can hold:
+
+    - the text is ASCII (``save`` escapes everything else);
+    - at most 4 ``{`` and ``[`` (a model file's four JSON objects and arrays);
+    - at most one ``,``, ``:`` or string per 8 bytes (each parameter takes 25 or more).
+
+    Characters inside strings count too; no valid model file has them there. What passes
+    costs at most about 7 bytes of memory per byte of text once parsed (a dict entry, its
+    key and its value per 8 bytes), checked by the tests with ``tracemalloc``.
+    """
+    if not text.isascii():
+        raise ValueError("a model file is ASCII text; this one is not")
+    containers = text.count("{") + text.count("[")
+    if containers > MODEL_CONTAINERS:
+        raise ValueError(
+            f"{containers} '{{' and '[' characters; a model file has {MODEL_CONTAINERS}"
+        )
+    items = text.count(",") + text.count(":") + text.count('"') // 2
+    allowed = FIXED_ITEMS + len(text) // BYTES_PER_ITEM
+    if items > allowed:
+        raise ValueError(
+            f"{items} JSON items in {len(text)} bytes, more than a model file has ({allowed})"
+        )
 
 
 def _reject(constant: str) -> float:
@@ -349,8 +411,26 @@ def _parse_int(digits: str) -> int:
     return int(digits)
 
 
+DOCUMENT_KEYS = ("format", "version", "architecture", "parameters")
+ARCHITECTURE_KEYS = ("nin", "nouts", "activation", "output_activation")
+
+
+def _check_keys(mapping: dict[str, Any], expected: Sequence[str], where: str) -> None:
+    """Raise unless ``mapping`` has exactly the keys ``expected``, naming the odd ones."""
+    missing = [key for key in expected if key not in mapping]
+    unexpected = [key for key in mapping if key not in expected]
+    if missing or unexpected:
+        raise ValueError(
+            f"{where} must hold {', '.join(expected)}; missing: {_first_few(missing) or '-'};"
+            f" unexpected: {_first_few(unexpected) or '-'}"
+        )
+
+
 def _check_document(document: object) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The architecture and parameters of a saved model, validated without building it."""
+    """The architecture and parameters of a saved model, validated without building it.
+
+    Every piece of the file's text shown in a message goes through ``_describe``.
+    """
     if not isinstance(document, dict):
         raise ValueError("the top level must be a JSON object")
     if document.get("format") != FORMAT_NAME:
@@ -363,17 +443,11 @@ def _check_document(document: object) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ValueError(
             f"unsupported format version {_describe(version)} (expected {FORMAT_VERSION})"
         )
-    expected_keys = {"format", "version", "architecture", "parameters"}
-    if set(document) != expected_keys:
-        raise ValueError(f"keys must be {sorted(expected_keys)}, got {sorted(document)}")
+    _check_keys(document, DOCUMENT_KEYS, "the file")
     architecture = document["architecture"]
-    if not isinstance(architecture, dict) or set(architecture) != {
-        "nin",
-        "nouts",
-        "activation",
-        "output_activation",
-    }:
+    if not isinstance(architecture, dict):
         raise ValueError("'architecture' must hold nin, nouts, activation, output_activation")
+    _check_keys(architecture, ARCHITECTURE_KEYS, "'architecture'")
     nin = _check_size(architecture["nin"], "nin")
     nouts = architecture["nouts"]
     if not isinstance(nouts, list) or not nouts:
@@ -393,13 +467,19 @@ def _check_document(document: object) -> tuple[dict[str, Any], dict[str, Any]]:
         raise ValueError(
             f"the architecture has {count} parameters, the file holds {len(parameters)}"
         )
-    expected = set(_parameter_names(sizes))
-    wrong = sorted(set(parameters) - expected)
-    if wrong:
-        raise ValueError(f"unexpected parameter names: {', '.join(wrong[:10])}")
+    # Walking the expected names, rather than building a set of them, keeps memory flat.
+    # With the counts equal, no name missing means no name unexpected either.
+    missing = [name for name in _parameter_names(sizes) if name not in parameters]
+    if missing:
+        expected = set(_parameter_names(sizes))
+        unexpected = [name for name in parameters if name not in expected]
+        raise ValueError(
+            f"unexpected parameter names: {_first_few(unexpected)}"
+            f" (missing: {_first_few(missing, quoted=False)})"
+        )
     bad = [name for name, value in parameters.items() if not _is_finite_number(value)]
     if bad:
-        raise ValueError(f"parameters that are not finite numbers: {', '.join(bad[:10])}")
+        raise ValueError(f"parameters that are not finite numbers: {_first_few(bad, quoted=False)}")
     return architecture, parameters
 
 
