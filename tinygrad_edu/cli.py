@@ -102,8 +102,12 @@ def _suggest_a_command(parser: argparse.ArgumentParser, arguments: list[str]) ->
             f"unknown option {option!r}: start with a command ({', '.join(_COMMANDS)}; "
             f"see '{PROG} --help')"
         )
-    tries = " or ".join(repr(shlex.join([PROG, name, *arguments])) for name in commands)
-    return f"{option} is an option of a command: try {tries}"
+    suggestion = (
+        f"{option} is an option of a command: try {shlex.join([PROG, commands[0], *arguments])}"
+    )
+    if len(commands) > 1:
+        suggestion += f" (or {', '.join(commands[1:])} in place of {commands[0]})"
+    return suggestion
 
 
 def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
