@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
 
-from tinygrad_edu import cli, expr, train, viz
+from tinygrad_edu import cli, expr, files, train, viz
 
 
 def subcommands() -> dict[str, argparse.ArgumentParser]:
@@ -77,3 +78,31 @@ def test_ctrl_c_during_training_stops_with_one_line_and_status_130(
     status = cli.main(["train", "--epochs", "1000000000000"])
     assert status == 130  # 128 + SIGINT, what a shell reports for a run stopped by Ctrl-C
     assert capsys.readouterr().err == "tinygrad-edu: interrupted\n"
+
+
+@pytest.mark.parametrize("failure", [OSError(28, "No space left on device"), KeyboardInterrupt()])
+def test_when_a_later_output_cannot_be_written_the_earlier_ones_are_put_back(
+    failure: BaseException,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # All outputs or none (SPEC 7.1), even when a write fails after the checks passed
+    # (a disk that fills up, Ctrl-C between two files).
+    write_atomically = files.write_atomically
+
+    def plot_fails(path: str | os.PathLike[str], content: bytes | str) -> Path:
+        if Path(path).name == "loss.png":
+            raise failure
+        return write_atomically(path, content)
+
+    monkeypatch.setattr(files, "write_atomically", plot_fails)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "old.json").write_text("the model of an earlier run")
+    arguments = ["train", "--dataset", "xor", "--epochs", "1"]
+    status = cli.main([*arguments, "--save", "old.json", "--plot", "loss.png"])
+    assert status == (130 if isinstance(failure, KeyboardInterrupt) else 2)
+    assert (tmp_path / "old.json").read_text() == "the model of an earlier run"
+    status = cli.main([*arguments, "--save", "new.json", "--plot", "loss.png"])
+    assert sorted(os.listdir(tmp_path)) == ["old.json"]  # new.json taken away again
+    assert "saved the model" not in capsys.readouterr().out
