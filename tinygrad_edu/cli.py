@@ -129,7 +129,11 @@ def build_parser() -> argparse.ArgumentParser:
             # argparse prints the whole usage; one line is what a user needs.
             raise UsageError(f"{message} (see '{self.prog} --help')")
 
-    parser = Parser(prog=PROG, description="Learn backpropagation by doing it.")
+    parser = Parser(
+        prog=PROG,
+        description="Learn backpropagation by doing it.",
+        epilog=f"Run '{PROG} COMMAND --help' for the options of a command.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     _add_train_command(commands)
@@ -278,10 +282,12 @@ def _seed(text: str) -> int:
 def _hidden_sizes(text: str) -> list[int]:
     if not text.strip():
         return []  # no hidden layer: a linear model
-    parts = [part.strip() for part in text.split(",")]
-    if not all(part.isdecimal() and int(part) >= 1 for part in parts):
-        raise _bad_value(f"{text!r} is not a list of positive layer sizes like 16,16")
-    return [int(part) for part in parts]
+    import argparse  # loaded already: argparse is what calls this
+
+    try:
+        return [_positive_int(part.strip()) for part in text.split(",")]
+    except argparse.ArgumentTypeError:
+        raise _bad_value(f"{text!r} is not a list of positive layer sizes like 16,16") from None
 
 
 def _run_train(args: argparse.Namespace) -> int:
