@@ -200,9 +200,10 @@ runpy.run_module("tinygrad_edu", run_name="__main__")
 """
 
 
+# datetime: numpy imports it from C while loading, and turns Ctrl-C there into ImportError.
 @pytest.mark.parametrize("entry", ["script", "module"])
 @pytest.mark.parametrize(
-    "module", ["tinygrad_edu.engine", "tinygrad_edu.ops", "argparse", "numpy", "tqdm",
+    "module", ["tinygrad_edu.engine", "tinygrad_edu.ops", "argparse", "numpy", "datetime", "tqdm",
                "tinygrad_edu.train"],
 )  # fmt: skip
 def test_ctrl_c_during_start_up_imports_prints_one_line_and_exits_130(

@@ -18,8 +18,6 @@ from __future__ import annotations
 import os
 import sys
 
-from tinygrad_edu import __version__
-
 # NOTE: not typing.TYPE_CHECKING: importing typing here would run before the handling.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -52,26 +50,61 @@ class StdoutError(Exception):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    ctrl_c = _CtrlC()
     try:
-        if sys.stdout is None:  # started with stdout closed (`>&-`): say so, do nothing
-            raise StdoutError("standard output is closed; nothing was done", 1)
-        status = _run(list(sys.argv[1:] if argv is None else argv))
-        _flush_stdout()  # a full or closed stdout shows here, while we can still say so
-        return status
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return _STATUS_INTERRUPTED
-    except StdoutError as error:
-        _quiet_stdout()
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return error.status
-    except BrokenPipeError:  # a write to stdout that did not go through _say (tqdm, argparse)
-        _quiet_stdout()
-        print(f"{PROG}: error: the reader of standard output went away", file=sys.stderr)
-        return _STATUS_BROKEN_PIPE
-    except (UsageError, ValueError, TypeError, OSError, ArithmeticError) as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
-        return 2
+        with ctrl_c:
+            if sys.stdout is None:  # started with stdout closed (`>&-`): say so, do nothing
+                raise StdoutError("standard output is closed; nothing was done", 1)
+            status = _run(list(sys.argv[1:] if argv is None else argv))
+            _flush_stdout()  # a full or closed stdout shows here, while we can still say so
+            return status
+    except BaseException as error:
+        # Checked first: a library may turn Ctrl-C into another error (numpy's import
+        # raises ImportError when interrupted while it loads its C extension).
+        if ctrl_c.pressed or isinstance(error, KeyboardInterrupt):
+            print(f"{PROG}: interrupted", file=sys.stderr)
+            return _STATUS_INTERRUPTED
+        if isinstance(error, BrokenPipeError):  # a write to stdout not made by _say (tqdm)
+            error = _stdout_error(error)
+        if isinstance(error, StdoutError):
+            _quiet_stdout()
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+            return error.status
+        if isinstance(error, UsageError | ValueError | TypeError | OSError | ArithmeticError):
+            print(f"{PROG}: error: {error}", file=sys.stderr)
+            return 2
+        raise
+
+
+class _CtrlC:
+    """While in use, Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` as usual and is remembered."""
+
+    def __init__(self) -> None:
+        self.pressed = False
+        self._installed = False
+        self._previous: Any = None
+
+    def _on_signal(self, signal_number: int, frame: object) -> None:
+        self.pressed = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> None:
+        import signal
+
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._on_signal)
+        except ValueError:  # not the main thread: only that one may handle signals
+            return
+        self._installed = True
+
+    def __exit__(self, *exc_info: object) -> None:
+        import signal
+
+        if self._installed:  # None: a handler set outside Python; the default is closest
+            signal.signal(
+                signal.SIGINT, signal.SIG_DFL if self._previous is None else self._previous
+            )
+            self._installed = False
 
 
 def _run(arguments: list[str]) -> int:
@@ -123,6 +156,8 @@ def _subcommands(parser: argparse.ArgumentParser) -> dict[str, argparse.Argument
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with one sub-command per job."""
     import argparse
+
+    from tinygrad_edu import __version__
 
     class Parser(argparse.ArgumentParser):
         def error(self, message: str) -> NoReturn:
