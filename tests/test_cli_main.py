@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
 from pathlib import Path
@@ -106,3 +107,25 @@ def test_when_a_later_output_cannot_be_written_the_earlier_ones_are_put_back(
     status = cli.main([*arguments, "--save", "new.json", "--plot", "loss.png"])
     assert sorted(os.listdir(tmp_path)) == ["old.json"]  # new.json taken away again
     assert "saved the model" not in capsys.readouterr().out
+
+
+class FullStdout:
+    """A stdout on a full disk: writes are buffered, and the flush fails (as on /dev/full)."""
+
+    def write(self, text: str) -> int:
+        return len(text)
+
+    def flush(self) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_stdout_ends_with_one_line_and_status_1(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdout", FullStdout())
+    status = cli.main(["gradcheck", "x*y", "--at", "x=2,y=3"])
+    assert status == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "tinygrad-edu: error: cannot write to standard output: No space left on device"
+    ]
