@@ -8,9 +8,9 @@ install one); 130 Ctrl-C, at any moment; 141 the reader of standard output went 
 prints the help. Every output file is checked before any work, and a command writes all
 of its output files or none.
 
-This module is the entry point, so it imports nothing that is not loaded already when
-Python starts: the Ctrl-C handling in :func:`main` is in place before every heavy import
-(argparse, numpy, the engine), which all happen inside it.
+This module is the entry point, so at import it loads only what Python has loaded at
+start-up (os, sys) and ``__future__``: the Ctrl-C handling in :func:`main` is in place
+before every heavy import (argparse, numpy, the engine), which all happen inside it.
 """
 
 from __future__ import annotations
