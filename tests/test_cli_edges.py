@@ -6,6 +6,7 @@ import importlib.metadata
 import json
 import math
 import os
+import signal
 import stat
 import subprocess
 import sys
@@ -301,6 +302,22 @@ def test_train_help_states_each_datasets_defaults() -> None:
     for dataset in ("moons", "circles", "xor", "parity", "iris", "digits"):
         assert any(line.startswith(f"  {dataset}: hidden [") for line in lines), dataset
     assert "  digits: hidden [32], relu, ce loss, adam lr=0.01, 3 epochs, batch size 16" in lines
+
+
+def test_digits_trains_3_epochs_of_64_32_10_by_default(tmp_path: Path) -> None:
+    # The header comes before training: read it, then stop the run as a user would (Ctrl-C).
+    process = subprocess.Popen(
+        [sys.executable, "-u", "-m", "tinygrad_edu", "train", "--dataset", "digits"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENVIRONMENT, cwd=tmp_path,
+    )  # fmt: skip
+    assert process.stdout is not None
+    header = process.stdout.readline()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert header.startswith("digits: 1347 training and 450 test examples; MLP(64, [32, 10]) ")
+    assert ", 3 epochs, batch size 16" in header  # one epoch (the old default) reaches ~0.7
+    assert process.returncode == 130
+    assert stderr.splitlines()[-1].endswith("tinygrad-edu: interrupted")
 
 
 @pytest.mark.slow
