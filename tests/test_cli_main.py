@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import errno
 import os
+import signal
 import sys
+import time
+import weakref
 from pathlib import Path
 from typing import NoReturn
 
@@ -129,3 +132,35 @@ def test_a_full_stdout_ends_with_one_line_and_status_1(
     assert capsys.readouterr().err.splitlines() == [
         "tinygrad-edu: error: cannot write to standard output: No space left on device"
     ]
+
+
+def test_ctrl_c_that_python_drops_in_a_weakref_callback_still_stops_the_run(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Python prints "Exception ignored" for an exception raised in a weakref callback and
+    # goes on: without care, such a Ctrl-C is lost and the run carries on to the end.
+    class Thing:
+        pass
+
+    def ctrl_c_in_a_callback(reference: object) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        for _ in range(1000):  # lines of Python in the callback: the signal is handled here
+            pass
+
+    finished = []
+
+    def fit(*args: object, **kwargs: object) -> NoReturn:
+        thing = Thing()
+        reference = weakref.ref(thing, ctrl_c_in_a_callback)
+        del thing  # the callback runs now
+        for _ in range(500):  # five seconds of "training", unless the Ctrl-C stops it
+            time.sleep(0.01)
+        finished.append(reference)
+        raise AssertionError("the Ctrl-C did not stop the run")
+
+    monkeypatch.setattr(train, "fit", fit)
+    status = cli.main(["train", "--dataset", "xor", "--epochs", "1"])
+    assert finished == []  # stopped, not only reported at the end
+    assert status == 130
+    assert capsys.readouterr().err == "tinygrad-edu: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # put back

@@ -56,6 +56,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             if sys.stdout is None:  # started with stdout closed (`>&-`): say so, do nothing
                 raise StdoutError("standard output is closed; nothing was done", 1)
             status = _run(list(sys.argv[1:] if argv is None else argv))
+            if ctrl_c.pressed:  # a Ctrl-C that Python dropped, and the run went on to the end
+                raise KeyboardInterrupt
             _flush_stdout()  # a full or closed stdout shows here, while we can still say so
             return status
     except BaseException as error:
@@ -77,33 +79,58 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 class _CtrlC:
-    """While in use, Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` as usual and is remembered."""
+    """While in use, Ctrl-C (SIGINT) raises ``KeyboardInterrupt`` as usual and is remembered.
+
+    Python drops an exception raised inside a weakref callback or a ``__del__`` (printing
+    "Exception ignored"): a Ctrl-C that lands there is raised again a moment later, from a
+    timer thread, since raising it from the hook that reports the drop would drop it too.
+    """
+
+    # Long enough for the main thread to leave the hook and the callback.
+    _AGAIN_AFTER_SECONDS = 0.01
 
     def __init__(self) -> None:
         self.pressed = False
         self._installed = False
-        self._previous: Any = None
+        self._previous_handler: Any = None
+        self._previous_hook: Any = None
+        self._again: Any = None  # the timer that raises a dropped Ctrl-C again
 
     def _on_signal(self, signal_number: int, frame: object) -> None:
         self.pressed = True
         raise KeyboardInterrupt
 
+    def _on_unraisable(self, unraisable: Any) -> None:
+        if unraisable.exc_type is not KeyboardInterrupt:
+            self._previous_hook(unraisable)
+        elif self._again is None:
+            import _thread
+            import threading
+
+            self._again = threading.Timer(self._AGAIN_AFTER_SECONDS, _thread.interrupt_main)
+            self._again.daemon = True
+            self._again.start()
+
     def __enter__(self) -> None:
         import signal
 
         try:
-            self._previous = signal.signal(signal.SIGINT, self._on_signal)
+            self._previous_handler = signal.signal(signal.SIGINT, self._on_signal)
         except ValueError:  # not the main thread: only that one may handle signals
             return
+        self._previous_hook = sys.unraisablehook
+        sys.unraisablehook = self._on_unraisable
         self._installed = True
 
     def __exit__(self, *exc_info: object) -> None:
         import signal
 
+        if self._again is not None:
+            self._again.cancel()
         if self._installed:  # None: a handler set outside Python; the default is closest
-            signal.signal(
-                signal.SIGINT, signal.SIG_DFL if self._previous is None else self._previous
-            )
+            previous = self._previous_handler
+            signal.signal(signal.SIGINT, signal.SIG_DFL if previous is None else previous)
+            sys.unraisablehook = self._previous_hook
             self._installed = False
 
 
