@@ -9,7 +9,8 @@ import re
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from tinygrad_edu import Value
 from tinygrad_edu.expr import (
@@ -223,6 +224,8 @@ BAD_ASSIGNMENTS = [
     ("exp=1", "bad variable name 'exp'"),
     ("x.y=1", "bad variable name"),
     ("x=" + "1" * 600, "too long"),
+    ("pi=3", "pi is a constant (3.141592653589793), not a variable"),
+    ("x=1,e=2", "e is a constant (2.718281828459045), not a variable"),
 ]
 
 
@@ -243,3 +246,44 @@ def test_generated_formulas_without_sharing_read_back_as_the_same_function(
     env = dict(zip(expression.variables, xs, strict=True))
     used = {name: env[name] for name in again.variables}
     assert again.evaluate(used) == pytest.approx(expression.evaluate(env), rel=1e-12, abs=1e-12)
+
+
+def test_pi_and_e_are_constants_not_variables() -> None:
+    expression = parse_expression("2*pi*r + e**x")
+    assert expression.variables == ("r", "x")
+    assert expression.formula == "2 * pi * r + e ** x"  # printed by name, read back the same
+    assert parse_expression(expression.formula).variables == ("r", "x")
+    assert expression.evaluate({"r": 1.0, "x": 1.0}) == 2 * math.pi + math.e
+    assert parse_expression("1e2 * x").evaluate({"x": 1.0}) == 100.0  # not the constant e
+
+
+# Inputs where floats overflow, underflow and cancel: where two code paths would part ways.
+EXTREME_INPUTS = st.one_of(
+    st.sampled_from([1e200, -1e200, 1e308, -1e308, 5e-324, -5e-324, 0.0, -0.0, 1e-300, 710.0,
+                     -746.0, 1.0, -1.0]),
+    st.floats(allow_nan=False, allow_infinity=False),
+)  # fmt: skip
+
+
+def outcome(compute: Any) -> tuple[str, object]:
+    """``("value", repr(result))`` or ``("error", (type, message))``, to compare two paths."""
+    try:
+        return "value", repr(float(compute()))
+    except (ArithmeticError, ValueError, TypeError) as error:
+        return "error", (type(error), str(error))
+
+
+@example((parse_expression("x*y - x*y"), [0.0, 0.0]), [1e200, 1e200])  # nan on floats, once
+@example((parse_expression("exp(x) - exp(y)"), [0.0, 0.0]), [1000.0, 1000.0])
+@given(expressions(n_vars=2, max_ops=8), st.lists(EXTREME_INPUTS, min_size=2, max_size=2))
+def test_floats_give_exactly_the_results_and_errors_of_values(
+    drawn: tuple[Expression, list[float]], xs: list[float]
+) -> None:
+    # SPEC 7.1: Expression on floats raises exactly what the Value path raises.
+    expression = drawn[0]
+    names = expression.variables
+    on_floats = outcome(lambda: expression(*xs))
+    on_values = outcome(
+        lambda: expression(*[Value(x, label=name) for name, x in zip(names, xs, strict=True)])
+    )
+    assert on_floats == on_values

@@ -1,4 +1,7 @@
-"""``python -m tinygrad_edu`` runs the command line."""
+"""``python -m tinygrad_edu`` runs the command line.
+
+``tinygrad_edu.cli`` imports nothing heavy, so Ctrl-C is handled from here on.
+"""
 
 from tinygrad_edu.cli import main
 

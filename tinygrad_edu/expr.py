@@ -1,10 +1,11 @@
 r"""Safe arithmetic expressions: parse text like ``"tanh(x*w + b)"`` without ever running it.
 
 The parser reads Python's syntax tree (:mod:`ast`) and accepts only a whitelist: numbers,
-variable names, ``+ - * / **``, unary minus, parentheses and calls of one argument to
-``exp log tanh sigmoid relu sin cos sqrt abs``. Anything else (attribute access, other
-names called, lambda, subscripts, keyword arguments, strings ...) raises ``ValueError``
-with a one-line message. Nothing is ever passed to ``eval``, ``exec`` or ``compile``.
+the constants ``pi`` and ``e``, variable names, ``+ - * / **``, unary minus, parentheses
+and calls of one argument to ``exp log tanh sigmoid relu sin cos sqrt abs``. Anything
+else (attribute access, other names called, lambda, subscripts, keyword arguments,
+strings ...) raises ``ValueError`` with a one-line message. Nothing is ever passed to
+``eval``, ``exec`` or ``compile``.
 
 The result is an :class:`Expression`: a small graph of :class:`Constant`,
 :class:`Variable` and :class:`Apply` nodes, where every ``Apply`` is one primitive of
@@ -13,7 +14,8 @@ several parents, so an expression can be a DAG (the random expressions of
 :mod:`tinygrad_edu.testing.strategies` are). The same graph can be evaluated
 
 * on ``Value`` inputs (builds an engine graph you can ``backward()`` through),
-* on floats (the forward rules of ``OPS``, the same arithmetic without a graph),
+* on floats (through Values, with the graph dropped: one code path, so floats give exactly
+  the results and the errors that Values give),
 * by any other backend through :meth:`Expression.evaluate_with` (the tests use PyTorch).
 
 API::
@@ -36,10 +38,11 @@ from dataclasses import dataclass
 from typing import TypeAlias, TypeVar
 
 from tinygrad_edu.engine import Value
-from tinygrad_edu.ops import OPS
 
 # The functions an expression may call: the SPEC §1 methods plus abs().
 FUNCTIONS = ("exp", "log", "tanh", "sigmoid", "relu", "sin", "cos", "sqrt", "abs")
+# Names that stand for numbers, as in math; they cannot be variables (--at pi=3 is refused).
+CONSTANTS = {"pi": math.pi, "e": math.e}
 
 # Limits that keep hostile input cheap: it is rejected before any arithmetic happens.
 MAX_LENGTH = 500
@@ -76,9 +79,10 @@ _OPERATOR_SPELLING: dict[type[ast.AST], str] = {
 
 @dataclass(frozen=True, eq=False)
 class Constant:
-    """A number in the expression; never receives a gradient."""
+    """A number in the expression; never receives a gradient. ``name``: "pi", "e" or ""."""
 
     value: float
+    name: str = ""
 
 
 @dataclass(frozen=True, eq=False)
@@ -177,8 +181,9 @@ class Expression:
     def evaluate(self, env: Mapping[str, Value | float]) -> Value | float:
         """The value at ``env``: a ``Value`` if any input is a ``Value``, else a float.
 
-        On Values it builds an engine graph (shared nodes stay shared: a DAG); on floats
-        it runs the forward rules of ``ops.OPS``, with the same domain errors.
+        On Values it builds an engine graph (shared nodes stay shared: a DAG). On floats it
+        takes the same path, from leaves labelled with the variables' names, and returns
+        the result's ``data``: every result and every error is the one Values give.
         """
         for name in self.variables:
             if name not in env:
@@ -193,13 +198,18 @@ class Expression:
                 name: x if isinstance(x, Value) else Value(x, requires_grad=False)
                 for name, x in ((name, env[name]) for name in self.variables)
             }
-            return self.evaluate_with(
-                values,
-                lambda op, args: _VALUE_OPS[op](*args),
-                lambda c: Value(c, requires_grad=False),
-            )
-        floats = {name: float(env[name]) for name in self.variables}
-        return self.evaluate_with(floats, lambda op, args: OPS[op].forward(*args), float)
+            return self._on_values(values)
+        # NOTE: floats go through Values too (the graph is then dropped). Two code paths
+        # disagreed: x*y - x*y at x = y = 1e200 gave nan on floats, OverflowError on Values.
+        leaves = {name: Value(env[name], label=name) for name in self.variables}
+        return self._on_values(leaves).data
+
+    def _on_values(self, values: Mapping[str, Value]) -> Value:
+        return self.evaluate_with(
+            values,
+            lambda op, args: _VALUE_OPS[op](*args),
+            lambda c: Value(c, requires_grad=False),
+        )
 
     def evaluate_with(
         self,
@@ -250,7 +260,7 @@ def format_formula(root: Node) -> str:
     definitions: list[str] = []
     for node in nodes:
         if isinstance(node, Constant):
-            text = _format_number(node.value)
+            text = node.name or _format_number(node.value)
             texts[id(node)] = (text, 3 if node.value < 0 else _ATOM)
         elif isinstance(node, Variable):
             texts[id(node)] = (node.name, _ATOM)
@@ -346,7 +356,9 @@ class _Converter:
             raise ValueError(f"number too large: {_short(repr(value))}")
         return Constant(number)
 
-    def _variable(self, name: str) -> Variable:
+    def _variable(self, name: str) -> Variable | Constant:
+        if name in CONSTANTS:
+            return Constant(CONSTANTS[name], name)
         if name in FUNCTIONS:
             raise ValueError(f"{name} is a function: call it as {name}(...)")
         if not _NAME.match(name):
@@ -417,8 +429,8 @@ def _short(text: str, limit: int = 40) -> str:
 def parse_assignments(text: str) -> dict[str, float]:
     """Parse ``"x=2,w=-3,b=6.88"`` into ``{"x": 2.0, "w": -3.0, "b": 6.88}``.
 
-    Names follow the expression rules; numbers must be finite. An empty string gives
-    ``{}``. Raises ``ValueError`` naming the bad part.
+    Names follow the expression rules (``pi`` and ``e`` are constants, not names);
+    numbers must be finite. An empty string gives ``{}``. Raises ``ValueError`` naming the bad part.
     """
     if not isinstance(text, str):
         raise TypeError(f"assignments must be a str, not {type(text).__name__}")
@@ -434,6 +446,8 @@ def parse_assignments(text: str) -> dict[str, float]:
             raise ValueError(f"expected name=number, got {_short(part.strip())!r}")
         if not _NAME.match(name) or name in FUNCTIONS:
             raise ValueError(f"bad variable name {_short(name)!r}")
+        if name in CONSTANTS:
+            raise ValueError(f"{name} is a constant ({CONSTANTS[name]!r}), not a variable")
         if name in result:
             raise ValueError(f"{name!r} is given twice")
         try:

@@ -68,9 +68,15 @@ def check_writable(path: str | os.PathLike[str]) -> Path:
     regular file (``ValueError``), a missing folder (``FileNotFoundError``), a folder that
     is not writable (``PermissionError``). Returns ``path``. A full disk can only be found
     by writing.
+
+    NOTE: the folder is tried by creating (and at once removing) the writer's temporary
+    file, since ``os.access`` answers yes to root even for a read-only or immutable folder.
     """
     user_path = Path(path)
-    _inspect_destination(user_path)
+    destination, _ = _inspect_destination(user_path)
+    temporary, descriptor = _create_temporary_beside(destination, user_path)
+    os.close(descriptor)
+    temporary.unlink()
     return user_path
 
 
