@@ -9,6 +9,7 @@ import shutil
 import struct
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 import graphviz
@@ -20,6 +21,7 @@ from tinygrad_edu import Value, grad
 from tinygrad_edu.engine import SharedConstant, local_derivatives, topological_order
 from tinygrad_edu.gallery import tanh_neuron, tiny_mlp_loss
 from tinygrad_edu.ops import OPS
+from tinygrad_edu.testing.strategies import expressions
 from tinygrad_edu.viz import (
     CONSTANT_FILL,
     HIGHLIGHT_COLOUR,
@@ -130,6 +132,10 @@ def build(instructions: list[tuple[str, int, int]], seeds: list[float]) -> Value
             nodes.append(a.tanh())
         elif op == "const":
             nodes.append(a * 0.5 + 1)
+        elif op == "square":  # a plain-number exponent: the engine's shared constant 2.0
+            nodes.append(a**2)
+        elif op == "cube":  # a constant exponent the user made; the base may be negative
+            nodes.append(a ** Value(3.0, requires_grad=False))
         else:
             nodes.append(Value.sum([a, b, a]))
     return nodes[-1]
@@ -137,7 +143,7 @@ def build(instructions: list[tuple[str, int, int]], seeds: list[float]) -> Value
 
 graph_instructions = st.lists(
     st.tuples(
-        st.sampled_from(["+", "-", "*", "tanh", "const", "sum"]),
+        st.sampled_from(["+", "-", "*", "tanh", "const", "sum", "square", "cube"]),
         st.integers(0, 50),
         st.integers(0, 50),
     ),
@@ -145,6 +151,20 @@ graph_instructions = st.lists(
     max_size=12,
 )
 graph_seeds = st.lists(st.floats(-2.0, 2.0), min_size=1, max_size=4)
+
+
+def assert_steps_describe_backward(root: Value) -> None:
+    """backward_steps and every frame work on ``root``, ending at backward()'s gradients.
+
+    Call it on a graph whose ``backward()`` works; it runs that ``backward()`` itself.
+    """
+    steps = backward_steps(root)  # first: it must start from fresh gradients
+    for step in steps:
+        assert f"step {step.index}:" in draw_dot(root, step=step.index, max_nodes=None).source
+    root.backward()
+    final = steps[-1].grads
+    differentiable = [n for n in _all_nodes(root) if n.requires_grad]
+    assert {n: final[n] for n in differentiable} == {n: n.grad for n in differentiable}
 
 
 # ---- draw_dot --------------------------------------------------------------------------------
@@ -448,6 +468,74 @@ def test_final_step_gradients_equal_the_engines(instructions, seeds) -> None:
     final = backward_steps(root)[-1].grads
     expected = grad(root, nodes)
     assert [final[n] for n in nodes] == [g.data for g in expected]
+
+
+@given(expressions(n_vars=3, max_ops=12))
+def test_steps_and_frames_describe_every_random_expression(drawn) -> None:
+    expression, xs = drawn
+    root = expression(*[Value(x, f"x{i}") for i, x in enumerate(xs)])
+    assert_steps_describe_backward(root)
+
+
+@given(graph_instructions, graph_seeds)
+def test_steps_and_frames_work_wherever_backward_works(instructions, seeds) -> None:
+    root = build(instructions, seeds)
+    probe = build(instructions, seeds)  # the same graph, to learn whether backward works
+    try:
+        probe.backward()
+    except (ArithmeticError, ValueError, RuntimeError):
+        return  # a graph backward() refuses (e.g. a constant root) promises nothing here
+    assert_steps_describe_backward(root)
+
+
+def _edge_graphs() -> dict[str, Callable[[], Value]]:
+    def negative_base_squared() -> Value:
+        return Value(-2.0, "c") ** 2
+
+    def constant_exponent_made_by_hand() -> Value:
+        return Value(-1.5, "c") ** Value(3.0, "k", requires_grad=False)
+
+    def zero_to_the_zero() -> Value:
+        return Value(0.0, "z") ** Value(0.0, "k")
+
+    def zero_base_constant_exponent() -> Value:
+        return Value(0.0, "z") ** 2
+
+    def a_leaf() -> Value:
+        return Value(3.0, "x")
+
+    def repeated_and_constants() -> Value:
+        x = Value(-2.0, "x")
+        return Value.sum([x, x, 2.0, x * x]) ** 2 - x / 4.0
+
+    def kinks() -> Value:
+        x = Value(0.0, "x")
+        return x.relu() + abs(x) + (x - x) ** 2
+
+    def constant_base_variable_exponent() -> Value:
+        return 2.0 ** Value(-1.0, "t")
+
+    return {f.__name__: f for f in (
+        negative_base_squared, constant_exponent_made_by_hand, zero_to_the_zero,
+        zero_base_constant_exponent, a_leaf, repeated_and_constants, kinks,
+        constant_base_variable_exponent,
+    )}  # fmt: skip
+
+
+@pytest.mark.parametrize("make", list(_edge_graphs().values()), ids=list(_edge_graphs()))
+def test_steps_and_frames_on_edge_graphs(make: Callable[[], Value]) -> None:
+    make().backward()  # each of these is one backward() handles
+    assert_steps_describe_backward(make())
+
+
+def test_steps_of_a_square_at_a_negative_base() -> None:
+    c = Value(-2.0, "c")
+    y = c**2
+    y.label = "y"
+    assert [s.line for s in backward_steps(y)][1:] == [
+        "c.grad += 2.0 * c.data**(2.0 - 1) * y.grad = -4.0 * 1.0 = -4.0"
+    ]
+    assert local_derivatives(y) == [-4.0, None]  # no derivative for the constant exponent
 
 
 def test_repeated_input_accumulates_in_the_step_lines() -> None:

@@ -230,7 +230,7 @@ def backward_steps(root: Value) -> list[BackwardStep]:
     for output in reversed(topological_order(root)):
         locals_ = local_derivatives(output)
         for position, (x, local) in enumerate(zip(output.inputs, locals_, strict=True)):
-            if not x.requires_grad:
+            if local is None:  # a constant input: backward() sends it nothing
                 continue
             contribution = local * grads[output]
             grads[x] += contribution
