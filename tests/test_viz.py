@@ -8,6 +8,7 @@ import re
 import shutil
 import struct
 import sys
+import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -301,12 +302,37 @@ def test_drawing_order_follows_argument_order() -> None:
 def test_above_max_nodes_raises_with_both_ways_out() -> None:
     x = Value(0.5, "x")
     y = x
-    for _ in range(300):
-        y = y.tanh()  # 301 values + 300 ops = 601 drawn nodes
-    with pytest.raises(ValueError, match=r"601 nodes.*max_nodes=500.*max_nodes=None.*cluster=True"):
+    for _ in range(600):
+        y = y.tanh()  # 601 Values (and 600 op nodes)
+    with pytest.raises(
+        ValueError, match=r"more than max_nodes=600 values.*max_nodes=None.*cluster"
+    ):
+        draw_dot(y, max_nodes=600)
+    with pytest.raises(ValueError, match="max_nodes=500"):
         draw_dot(y)
-    assert len(node_lines(draw_dot(y, max_nodes=None).source)) == 601
-    assert len(node_lines(draw_dot(y, max_nodes=601).source)) == 601
+    assert len(node_lines(draw_dot(y, max_nodes=None).source)) == 1201
+    assert len(node_lines(draw_dot(y, max_nodes=601).source)) == 1201
+
+
+def test_max_nodes_counts_every_use_of_a_shared_number() -> None:
+    x = Value(1.0, "x")
+    y = Value.sum([x * 2.0 for _ in range(5)])  # x, five boxes of 2.0, five products, y
+    assert y.inputs[0].inputs[1] is y.inputs[1].inputs[1]
+    draw_dot(y, max_nodes=12)
+    with pytest.raises(ValueError, match="max_nodes=11"):
+        draw_dot(y, max_nodes=11)
+
+
+def test_refusing_a_million_node_chain_stops_early() -> None:
+    x = Value(0.5, "x")
+    y = x
+    for _ in range(1_000_000):
+        y = y + 1.0
+    for cluster in (False, True):
+        start = time.perf_counter()
+        with pytest.raises(ValueError, match="max_nodes=500"):
+            draw_dot(y, cluster=cluster)
+        assert time.perf_counter() - start < 0.5  # a full walk took 7 s
 
 
 def test_highlight_gives_a_thick_coloured_border() -> None:
@@ -397,8 +423,8 @@ def test_cluster_leaves_regularisers_and_plain_graphs_alone() -> None:
     assert clusters(draw_dot(tanh_neuron(), cluster=True).source) == {}
 
 
-def test_cluster_counts_each_top_level_box_once_against_max_nodes() -> None:
-    # A 4-16-16-1 MLP by hand: far above 500 drawn nodes, a handful of top-level items.
+def test_cluster_counts_every_value_against_max_nodes() -> None:
+    # A 4-16-16-1 MLP by hand: 469 Values of which 4 are outside every neuron.
     x = [Value(float(i), f"x{i}", requires_grad=False) for i in range(4)]
     activations = x
     for layer, width in enumerate([16, 16, 1]):
@@ -409,9 +435,11 @@ def test_cluster_counts_each_top_level_box_once_against_max_nodes() -> None:
             total = Value.sum([*terms, Value(0.0, f"{name}.b")])
             outputs.append(total.tanh() if layer < 2 else total)
         activations = outputs
-    with pytest.raises(ValueError, match="cluster=True"):
-        draw_dot(activations[0])
-    source = draw_dot(activations[0], cluster=True).source
+    values = len(_all_nodes(activations[0]))
+    assert values == 4 + 16 * (4 * 2 + 3) + 16 * (16 * 2 + 3) + (16 * 2 + 2)
+    with pytest.raises(ValueError, match=f"max_nodes={values - 1} values"):
+        draw_dot(activations[0], cluster=True, max_nodes=values - 1)
+    source = draw_dot(activations[0], cluster=True, max_nodes=values).source
     assert len(clusters(source)) == 3 + 33
 
 

@@ -117,7 +117,7 @@ class _Graph:
     yourself, such as a network's inputs, are drawn once, with an edge to each use.
     """
 
-    def __init__(self, root: Value) -> None:
+    def __init__(self, root: Value, max_values: int | None = None, cluster: bool = False) -> None:
         if not isinstance(root, Value):
             raise TypeError(f"expected a Value as the graph's root, not {type(root).__name__}")
         self.root = root
@@ -136,6 +136,10 @@ class _Graph:
                 self.index[node] = len(self.nodes)
                 self.nodes.append(node)
                 continue
+            # Each box is entered once (a DAG has no node below itself): count it here, so
+            # that a million-node graph is refused after max_values steps, not a full walk.
+            if max_values is not None and len(self.inputs) >= max_values:
+                raise ValueError(_too_many_values(max_values, cluster))
             drawn = tuple(self._drawn_input(x) for x in node.inputs)
             self.inputs[node] = drawn
             stack.append((node, True))
@@ -172,8 +176,13 @@ class _Graph:
             return format_number(node.data)
         return f"{self.name(node)}.data"
 
-    def drawn_node_count(self) -> int:
-        return len(self.nodes) + sum(1 for node in self.nodes if node.inputs)
+
+def _too_many_values(max_nodes: int, cluster: bool) -> str:
+    hint = "" if cluster else " (cluster=True folds an nn model into labelled boxes)"
+    return (
+        f"the graph has more than max_nodes={max_nodes} values to draw; "
+        f"pass max_nodes=None to draw it anyway{hint}"
+    )
 
 
 # ---- backward step-through -----------------------------------------------------------------
@@ -316,12 +325,12 @@ def draw_dot(
     drawn at each of its uses. ``highlight`` gets a thick red border.
     ``step=k`` draws the gradients as they stand after step ``k`` of
     :func:`backward_steps`, highlights the node it updates and the edge it flows along.
-    ``max_nodes`` bounds the drawn nodes (values plus ops; with ``cluster=True`` each
-    top-level cluster counts as one); above it a ``ValueError`` is raised.
+    ``max_nodes`` bounds the Value boxes drawn, clustered or not (op nodes come with
+    them); the walk stops at the first box past it and raises a ``ValueError``.
     """
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
-    graph = _Graph(root)
+    graph = _Graph(root, max_nodes, cluster)
     highlighted: list[Value] = []
     for node in highlight:
         drawn = graph.drawn(node) if isinstance(node, Value) else []
@@ -329,7 +338,6 @@ def draw_dot(
             raise ValueError(f"cannot highlight {node!r}: it is not a node of this graph")
         highlighted.extend(drawn)
     owners = _neuron_owners(graph) if cluster else {}
-    _check_size(graph, owners, max_nodes)
 
     grads: Mapping[Value, float] = {node: node.grad for node in graph.nodes}
     highlighted_edge: tuple[Value, Value, int] | None = None
@@ -460,28 +468,6 @@ def _add_edges(
         dot.edge(op_id, graph.node_id(node), color=HIGHLIGHT_COLOUR, penwidth="3")
     else:
         dot.edge(op_id, graph.node_id(node))
-
-
-def _check_size(graph: _Graph, owners: Mapping[Value, str], max_nodes: int | None) -> None:
-    if max_nodes is None:
-        return
-    if owners:
-        outside = sum(1 + bool(node.inputs) for node in graph.nodes if node not in owners)
-        top_level = {_top_level_cluster(owner) for owner in owners.values()}
-        count = outside + len(top_level)
-    else:
-        count = graph.drawn_node_count()
-    if count > max_nodes:
-        raise ValueError(
-            f"the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
-            "pass max_nodes=None to draw it anyway, or cluster=True to fold an nn model's "
-            "neurons and layers into boxes"
-        )
-
-
-def _top_level_cluster(neuron: str) -> str:
-    match = re.match(r"^(.+)\.neurons\.\d+$", neuron)
-    return match.group(1) if match else neuron
 
 
 def _neuron_owners(graph: _Graph) -> dict[Value, str]:
