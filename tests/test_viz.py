@@ -6,8 +6,11 @@ import math
 import os
 import re
 import shutil
+import signal
 import struct
+import subprocess
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -28,11 +31,13 @@ from tinygrad_edu.viz import (
     HIGHLIGHT_COLOUR,
     SYMBOLIC_LOCAL_DERIVATIVES,
     GraphDrawing,
+    GraphvizError,
     GraphvizNotFoundError,
     backward_steps,
     draw_dot,
     format_number,
     render,
+    render_bytes,
     step_through,
 )
 
@@ -730,6 +735,149 @@ def test_render_is_atomic(no_dot: None, monkeypatch: pytest.MonkeyPatch, tmp_pat
         render(_trained_neuron(), target)
     assert target.read_text() == "old picture"
     assert [p.name for p in tmp_path.iterdir() if p.is_file()] == ["neuron.svg"]
+
+
+def _children() -> set[int]:
+    """The process ids of this process's living children (Linux /proc)."""
+    found: set[int] = set()
+    for task in Path("/proc/self/task").iterdir():
+        found.update(int(pid) for pid in (task / "children").read_text().split())
+    return found
+
+
+@pytest.fixture(scope="module")
+def big_drawing() -> graphviz.Digraph:
+    """A 20,001-node drawing (a tanh chain) whose layout takes far longer than a second."""
+    x = Value(0.5, "x")
+    y = x
+    for _ in range(10_000):
+        y = y.tanh()
+    return draw_dot(y, max_nodes=None)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_render_stops_at_its_timeout_and_leaves_nothing(
+    big_drawing: graphviz.Digraph, no_dot: None, tmp_path: Path
+) -> None:
+    before = _children()
+    start = time.perf_counter()
+    with pytest.raises(TimeoutError, match=r"timeout=0\.5 s"):
+        render(big_drawing, tmp_path / "big.svg", timeout=0.5)
+    assert time.perf_counter() - start < 0.5 + 1.0
+    assert not (tmp_path / "big.svg").exists() and not list(tmp_path.glob(".big*"))
+    assert _children() == before  # the layout process is gone, not left running
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_ctrl_c_stops_a_render_within_a_second(
+    big_drawing: graphviz.Digraph, no_dot: None, tmp_path: Path
+) -> None:
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("SIGINT reaches only the main thread")
+    before = _children()
+    interrupt = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
+    start = time.perf_counter()
+    interrupt.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            render(big_drawing, tmp_path / "big.png", timeout=60.0)
+    finally:
+        interrupt.cancel()
+    assert time.perf_counter() - start < 0.5 + 1.0
+    assert not (tmp_path / "big.png").exists() and not list(tmp_path.glob(".big*"))
+    assert _children() == before
+
+
+def _drawn_product() -> GraphDrawing:
+    x, y = Value(2.0, "x"), Value(-3.0, "y")
+    z = x * y
+    z.label = "z"
+    z.backward()
+    return draw_dot(z)
+
+
+def test_the_drawing_renders_itself_without_dot(
+    no_dot: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    drawing = _drawn_product()
+    assert drawing.render("x", format="svg") == "x.svg"  # graphviz's naming: x + .svg
+    assert "grad -3.0" in svg_texts(Path("x.svg").read_bytes())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty-bin", "x.svg"]  # no x source
+
+    assert drawing.render("kept", format="pdf", save_source=True) == "kept.pdf"
+    assert Path("kept").read_text() == drawing.source  # the DOT source, when asked for
+    assert Path("kept.pdf").read_bytes().startswith(b"%PDF-")
+
+    assert drawing.render(outfile="out/picture.png") == os.path.join("out", "picture.png")
+    png_size(Path("out/picture.png").read_bytes())
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["picture.png"]
+    assert drawing.render("y", directory="sub") == os.path.join("sub", "y.pdf")  # graphviz's
+    with pytest.raises(graphviz.FileExistsError):
+        drawing.render("y", directory="sub", raise_if_result_exists=True)
+
+
+def test_the_drawing_pipes_and_views_itself_without_dot(
+    no_dot: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    drawing = _drawn_product()
+    svg = drawing.pipe(format="svg")
+    assert isinstance(svg, bytes) and "grad -3.0" in svg_texts(svg)
+    text = drawing.pipe(format="svg", encoding="utf-8")
+    assert isinstance(text, str) and "grad 2.0" in svg_texts(text)
+    assert drawing.pipe(format="png") == render_bytes(drawing.source, "png")
+    opened: list[tuple[str, bool]] = []
+    monkeypatch.setattr(graphviz, "view", lambda path, quiet=False: opened.append((path, quiet)))
+    assert drawing.view("seen") == "seen.pdf"
+    assert opened == [("seen.pdf", False)] and Path("seen.pdf").is_file()
+    assert not Path("seen").exists()
+
+
+def test_png_is_150_dpi_by_default(no_dot: None, tmp_path: Path) -> None:
+    drawing = _drawn_product()
+    default = png_size(render(drawing, tmp_path / "default.png").read_bytes())
+    at_72 = png_size(render(drawing, tmp_path / "72.png", dpi=72).read_bytes())
+    at_300 = png_size(render(drawing, tmp_path / "300.png", dpi=300).read_bytes())
+    for size, dpi in ((default, 150), (at_300, 300)):
+        for length, base in zip(size, at_72, strict=True):
+            assert length == pytest.approx(base * dpi / 72, rel=0.03)
+    assert png_size(drawing.pipe(format="png")) == default  # the drawing's own pipe too
+    assert png_size(drawing._repr_image_png()) == default  # and the notebook's PNG
+
+
+def test_a_render_prints_nothing_to_stderr(tmp_path: Path) -> None:
+    # In a fresh process: the fontconfig bundled in the pygraphviz wheel warned about the
+    # system's newer configuration on every first render.
+    script = (
+        "from tinygrad_edu.gallery import tanh_neuron\n"
+        "from tinygrad_edu.viz import draw_dot, render\n"
+        "import sys\n"
+        "drawing = draw_dot(tanh_neuron())\n"
+        "for name in ('a.svg', 'a.png', 'a.pdf'):\n"
+        "    render(drawing, sys.argv[1] + '/' + name)\n"
+        "drawing._repr_mimebundle_()\n"
+    )
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    environment = {**os.environ, "PATH": str(empty)}  # the default install: no dot program
+    finished = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        capture_output=True,
+        env=environment,
+        check=True,
+        timeout=120,
+    )
+    assert finished.stderr == b""
+    assert (tmp_path / "a.png").is_file() and (tmp_path / "a.pdf").is_file()
+
+
+def test_a_graphviz_failure_is_one_clear_error(no_dot: None, tmp_path: Path) -> None:
+    broken = graphviz.Digraph()
+    broken.body.append("a -> -> b\n")
+    with pytest.raises(GraphvizError, match="syntax error"):
+        render(broken, tmp_path / "broken.svg")
+    assert not list(tmp_path.glob("*broken*"))
 
 
 # ---- notebooks --------------------------------------------------------------------------------

@@ -37,6 +37,8 @@ import html
 import os
 import re
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,10 +284,13 @@ def _symbolic_derivative(graph: _Graph, output: Value, position: int) -> str:
 
 
 class GraphDrawing(graphviz.Digraph):  # type: ignore[misc]
-    """A ``graphviz.Digraph`` that displays inline in Jupyter without a ``dot`` executable.
+    """A ``graphviz.Digraph`` that draws itself with the backend :func:`render` uses.
 
-    Its notebook display goes through :func:`render_bytes`, so it uses ``dot`` when
-    installed and the ``pygraphviz`` engine otherwise.
+    Its ``pipe()``, ``render()``, ``view()`` and notebook display go through
+    :func:`render_bytes`: ``dot`` when installed, else the ``pygraphviz`` engine, with the
+    same timeout, the same 150 dpi PNGs and no stray messages. ``render()`` writes only
+    the picture; the DOT source file graphviz also leaves behind is written only with
+    ``save_source=True``. Otherwise the arguments mean what they mean in graphviz.
     """
 
     def __repr__(self) -> str:
@@ -294,6 +299,99 @@ class GraphDrawing(graphviz.Digraph):  # type: ignore[misc]
         values = sum("shape=record" in line for line in self.body)
         edges = sum("->" in line for line in self.body)
         return f"<GraphDrawing: {values} values, {edges} edges>"
+
+    def pipe(
+        self,
+        format: str | None = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: bool | int | None = None,
+        quiet: bool = False,
+        *,
+        engine: str | None = None,
+        encoding: str | None = None,
+    ) -> bytes | str:
+        """The picture as bytes (as ``str`` when ``encoding`` is given), as graphviz's pipe."""
+        picture = self._draw(format, renderer, formatter, neato_no_op, engine)
+        return picture.decode(encoding) if encoding is not None else picture
+
+    def render(
+        self,
+        filename: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        view: bool = False,
+        cleanup: bool = False,
+        format: str | None = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: bool | int | None = None,
+        quiet: bool = False,
+        quiet_view: bool = False,
+        *,
+        outfile: str | os.PathLike[str] | None = None,
+        engine: str | None = None,
+        raise_if_result_exists: bool = False,
+        overwrite_source: bool = False,
+        save_source: bool = False,
+    ) -> str:
+        """Write the picture and return its path, as graphviz's render names it.
+
+        ``render("x", format="svg")`` writes ``x.svg``; ``render(outfile="x.png")`` writes
+        ``x.png``. The DOT source goes to ``filename`` only with ``save_source=True``
+        (``cleanup`` then removes it again, as in graphviz).
+        """
+        if filename is not None:
+            self.filename = os.fspath(filename)
+        if directory is not None:
+            self.directory = os.fspath(directory)
+        source_path = Path(self.directory, self.filename)
+        if outfile is not None:
+            picture_path = Path(outfile) if directory is not None else Path(self.directory, outfile)
+            if format is None:
+                format = picture_path.suffix.lstrip(".").lower()
+                if not format:
+                    raise ValueError(f"cannot tell the format of {os.fspath(outfile)!r}: no suffix")
+        else:
+            format = format or self.format
+            suffix = ".".join(part for part in (formatter, renderer, format) if part)
+            picture_path = source_path.with_name(f"{source_path.name}.{suffix}")
+        if raise_if_result_exists and picture_path.exists():
+            raise graphviz.FileExistsError(f"output file exists: {os.fspath(picture_path)!r}")
+        picture = self._draw(format, renderer, formatter, neato_no_op, engine)
+        picture_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(picture_path, picture)
+        if save_source and not cleanup:
+            write_atomically(source_path, self.source)
+        if view or quiet_view:
+            graphviz.view(os.fspath(picture_path), quiet=quiet_view)
+        return os.fspath(picture_path)
+
+    def view(
+        self,
+        filename: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        cleanup: bool = False,
+        quiet: bool = False,
+        quiet_view: bool = False,
+    ) -> str:
+        """Render (as :meth:`render`) and open the picture in the system's viewer."""
+        return self.render(filename, directory, view=True, cleanup=cleanup, quiet_view=quiet_view)
+
+    def _draw(
+        self,
+        format: str | None,
+        renderer: str | None,
+        formatter: str | None,
+        neato_no_op: bool | int | None,
+        engine: str | None,
+    ) -> bytes:
+        if neato_no_op:
+            raise ValueError("neato_no_op is not supported: lay the graph out with an engine")
+        if formatter is not None and renderer is None:
+            raise ValueError("a formatter needs a renderer, as in graphviz")
+        parts = [format or self.format, renderer, formatter]
+        full_format = ":".join(part for part in parts if part)
+        return render_bytes(self.source, full_format, engine=engine or self.engine)
 
     def _repr_image_svg_xml(self) -> str:
         return render_bytes(self.source, "svg").decode("utf-8")
@@ -510,17 +608,63 @@ class GraphvizNotFoundError(RuntimeError):
     """Neither the Graphviz ``dot`` program nor the ``pygraphviz`` package is available."""
 
 
-def render_bytes(source: str, format: str, *, backend: str | None = None) -> bytes:
+class GraphvizError(RuntimeError):
+    """Graphviz could not lay out or draw a graph (its own message follows)."""
+
+
+RASTER_FORMATS = ("png", "jpeg", "jpg", "gif")
+DEFAULT_DPI = 150.0  # 72 dpi made an x * y drawing 588 px wide: too small for a projector
+DEFAULT_TIMEOUT = 60.0
+
+# The layout in a child process, so that a timeout or Ctrl-C can stop it (a layout in
+# this process holds the interpreter until it ends) and Graphviz's libraries print to a
+# stderr of their own. Arguments: pygraphviz's folder, format, engine, dpi (or "").
+_PYGRAPHVIZ_LAYOUT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import pygraphviz
+graph = pygraphviz.AGraph(string=sys.stdin.buffer.read().decode("utf-8"))
+if sys.argv[4] and not graph.graph_attr.get("dpi"):
+    graph.graph_attr["dpi"] = sys.argv[4]
+sys.stdout.buffer.write(graph.draw(format=sys.argv[2], prog=sys.argv[3]))
+"""
+
+
+def render_bytes(
+    source: str,
+    format: str,
+    *,
+    backend: str | None = None,
+    engine: str = "dot",
+    timeout: float | None = DEFAULT_TIMEOUT,
+    dpi: float | None = DEFAULT_DPI,
+) -> bytes:
     """Lay out DOT ``source`` and return the picture in ``format`` (``svg``, ``png`` ...).
 
-    ``backend`` is ``"dot"`` (the Graphviz program, via the graphviz package),
-    ``"pygraphviz"`` (its bundled engine) or None: ``dot`` when on PATH, else pygraphviz.
+    ``backend`` is ``"dot"`` (the Graphviz program), ``"pygraphviz"`` (the Graphviz engine
+    bundled in its wheel) or None: ``dot`` when on PATH, else pygraphviz. Either runs in a
+    child process, stopped after ``timeout`` seconds (``TimeoutError``) or on Ctrl-C
+    (``KeyboardInterrupt``). Its messages are kept, and shown only if it fails.
+    ``dpi`` sets the resolution of raster formats, unless the graph sets its own.
     """
     if backend not in (None, "dot", "pygraphviz"):
         raise ValueError(f"backend must be 'dot', 'pygraphviz' or None, not {backend!r}")
-    if backend == "dot" or (backend is None and shutil.which("dot") is not None):
-        output: bytes = graphviz.pipe("dot", format, source.encode("utf-8"))
-        return output
+    dpi_text = f"{dpi:g}" if dpi is not None and format.split(":")[0] in RASTER_FORMATS else ""
+    program = shutil.which("dot") if backend != "pygraphviz" else None
+    if program is not None:
+        command = [program, f"-K{engine}", f"-T{format}"]
+        if dpi_text:
+            command.append(f"-Gdpi={dpi_text}")  # a dpi set in the graph itself wins
+    elif backend == "dot":
+        raise GraphvizNotFoundError("backend='dot' needs the Graphviz dot program on PATH")
+    else:
+        folder = _pygraphviz_folder()
+        command = [sys.executable, "-I", "-c", _PYGRAPHVIZ_LAYOUT, folder, format, engine, dpi_text]
+    return _run_layout(command, source.encode("utf-8"), timeout)
+
+
+def _pygraphviz_folder() -> str:
+    """The folder pygraphviz is imported from, for the child process to import it too."""
     try:
         import pygraphviz
     except ImportError as error:
@@ -528,8 +672,31 @@ def render_bytes(source: str, format: str, *, backend: str | None = None) -> byt
             "rendering needs Graphviz: install the Python wheel with 'pip install pygraphviz' "
             "or the dot program (e.g. 'apt install graphviz', 'brew install graphviz')"
         ) from error
-    output = pygraphviz.AGraph(string=source).draw(format=format, prog="dot")
-    return output
+    return str(Path(pygraphviz.__file__).resolve().parent.parent)
+
+
+def _run_layout(command: list[str], source: bytes, timeout: float | None) -> bytes:
+    """Run ``command`` on ``source``; kill it (and wait for it) if anything interrupts."""
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        try:
+            picture, messages = process.communicate(source, timeout=timeout)
+        except BaseException as interruption:  # a timeout, Ctrl-C, anything: no orphan
+            process.kill()
+            process.wait()
+            if isinstance(interruption, subprocess.TimeoutExpired):
+                raise TimeoutError(
+                    f"the graph's layout took longer than timeout={timeout} s and was stopped; "
+                    "draw a smaller graph or pass a larger timeout (None waits forever)"
+                ) from None
+            raise
+    if process.returncode != 0:
+        lines = messages.decode("utf-8", "replace").strip().splitlines() or ["no message"]
+        graphviz_errors = [line for line in lines if line.startswith("Error")]  # its own words
+        reason = (graphviz_errors or lines)[0 if graphviz_errors else -1]
+        raise GraphvizError(f"Graphviz failed (exit status {process.returncode}): {reason}")
+    return picture
 
 
 def render(
@@ -538,13 +705,17 @@ def render(
     format: str | None = None,
     *,
     backend: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    dpi: float | None = DEFAULT_DPI,
 ) -> Path:
     """Write the drawing of a Value (or a ready ``Digraph``) to ``path``; return the path.
 
     ``format`` is ``svg``, ``png`` or ``pdf``, taken from the suffix when None (another
     suffix is a ``ValueError``). ``dot`` renders when on PATH, else pygraphviz; without
     either a :class:`GraphvizNotFoundError` (a ``RuntimeError``) says how to install one.
-    The file is written atomically (a temporary file, then ``os.replace``).
+    A layout longer than ``timeout`` seconds raises ``TimeoutError``, Ctrl-C raises
+    ``KeyboardInterrupt``; both stop it at once and write nothing. PNGs get ``dpi``
+    (150). The file is written atomically (a temporary file, then ``os.replace``).
     """
     target = Path(path)
     chosen = format if format is not None else target.suffix.lstrip(".").lower()
@@ -559,7 +730,7 @@ def render(
         raise TypeError(
             f"render() takes a Value or a graphviz graph, not {type(root_or_digraph).__name__}"
         )
-    picture = render_bytes(source, chosen, backend=backend)
+    picture = render_bytes(source, chosen, backend=backend, timeout=timeout, dpi=dpi)
     write_atomically(target, picture)
     return target
 
