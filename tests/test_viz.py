@@ -12,13 +12,14 @@ import subprocess
 import sys
 import threading
 import time
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
 
 import graphviz
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tinygrad_edu import Value, grad
@@ -365,6 +366,39 @@ def test_record_characters_in_labels_are_escaped(no_dot: None, tmp_path: Path) -
     assert r"a\|b\{c\}\<d\>" in draw_dot(b).source
     texts = svg_texts(render(b, tmp_path / "odd.svg").read_bytes())
     assert "a|b{c}<d>" in texts
+
+
+any_text = st.one_of(
+    st.text(),
+    st.text(st.characters(categories=["Cc", "Cf", "Cs", "Zl", "Zp", "Po", "Sm"])),
+    st.text(st.sampled_from(["\\", '"', "{", "}", "|", "<", ">", "&", ";", "\x00", "n", " "])),
+)
+
+
+def shown(text: str) -> str:
+    """How a label reads in the picture: invisible characters spelled out, spaces collapsed."""
+    visible = "".join(
+        c.encode("unicode_escape").decode() if unicodedata.category(c) in INVISIBLE else c
+        for c in text
+    )
+    return " ".join(visible.split())
+
+
+INVISIBLE = {"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"}
+
+
+@settings(max_examples=40)  # each example starts a Graphviz process: 8 labels at a time
+@given(st.lists(any_text, min_size=1, max_size=8))
+def test_any_label_text_is_drawn_as_written(labels: list[str]) -> None:
+    leaves = [Value(float(i), label) for i, label in enumerate(labels)]
+    root = Value.sum([leaf.exp() for leaf in leaves])
+    root.label = labels[0]
+    frame = draw_dot(root, step=len(labels))  # a frame: its caption holds labels too
+    assert "\x00" not in frame.source  # a NUL would end the text Graphviz reads
+    texts = svg_texts(render_bytes(frame.source, "svg"))  # parses: no control character
+    for label in labels:
+        if shown(label):
+            assert shown(label) in texts, label
 
 
 def test_top_to_bottom_layout_keeps_fields_in_a_row() -> None:

@@ -39,6 +39,7 @@ import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -457,7 +458,9 @@ def draw_dot(
         edge_attr={"fontname": FONT, "fontsize": "10"},
     )
     if caption:  # a frame carries its own line of arithmetic
-        dot.attr(label=graphviz.nohtml(caption), labelloc="t", labeljust="l", fontsize="14")
+        dot.attr(
+            label=graphviz.nohtml(_text_escape(caption)), labelloc="t", labeljust="l", fontsize="14"
+        )
     emphasised = set(highlighted)
     drawn_name = step is not None  # frames name unlabelled nodes as the step lines do
     statements: dict[str, list[Value]] = {}
@@ -505,9 +508,30 @@ def _group_by_layer(statements: Mapping[str, list[Value]]) -> list[tuple[str, li
     return list(layers.items())
 
 
+# Characters that would vanish, end a C string (NUL), break the SVG's XML or turn the text
+# around (U+202E) are spelled out as Python writes them: "\x00", "\n", "\u202e".
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"})
+
+
+def _visible(text: str) -> str:
+    """``text`` with control, format and unassigned characters written as escapes."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in _INVISIBLE
+        else char
+        for char in text
+    )
+
+
+def _text_escape(text: str) -> str:
+    """Any text as it must stand inside a quoted DOT string to be shown as it is."""
+    # Graphviz reads "\n", "\N" ... as escapes and "&amp;" as an entity: make both literal.
+    return _visible(text).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
+
+
 def _record_escape(text: str) -> str:
-    # These characters structure a record label; a backslash makes them literal.
-    return re.sub(r'([\\{}|<>"])', r"\\\1", text)
+    """Any text as one field of a record label (its structuring characters made literal)."""
+    return re.sub(r"([{}|<>])", r"\\\1", _text_escape(text))
 
 
 def _add_value_node(
