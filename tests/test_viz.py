@@ -537,7 +537,8 @@ def test_final_step_gradients_equal_the_engines(instructions, seeds) -> None:
     assert [final[n] for n in nodes] == [g.data for g in expected]
 
 
-@given(expressions(n_vars=3, max_ops=12))
+@settings(max_examples=60)  # about 30 frames an example, each a whole drawing
+@given(expressions(n_vars=3, max_ops=6))
 def test_steps_and_frames_describe_every_random_expression(drawn) -> None:
     expression, xs = drawn
     root = expression(*[Value(x, f"x{i}") for i, x in enumerate(xs)])
@@ -797,7 +798,7 @@ def test_render_stops_at_its_timeout_and_leaves_nothing(
     start = time.perf_counter()
     with pytest.raises(TimeoutError, match=r"timeout=0\.5 s"):
         render(big_drawing, tmp_path / "big.svg", timeout=0.5)
-    assert time.perf_counter() - start < 0.5 + 1.0
+    assert time.perf_counter() - start < 0.5 + 1.0  # the layout alone takes about a minute
     assert not (tmp_path / "big.svg").exists() and not list(tmp_path.glob(".big*"))
     assert _children() == before  # the layout process is gone, not left running
 
@@ -809,15 +810,20 @@ def test_ctrl_c_stops_a_render_within_a_second(
     if threading.current_thread() is not threading.main_thread():
         pytest.skip("SIGINT reaches only the main thread")
     before = _children()
-    interrupt = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT))
-    start = time.perf_counter()
+    sent: list[float] = []
+
+    def press_ctrl_c() -> None:
+        sent.append(time.perf_counter())
+        os.kill(os.getpid(), signal.SIGINT)
+
+    interrupt = threading.Timer(0.5, press_ctrl_c)
     interrupt.start()
     try:
         with pytest.raises(KeyboardInterrupt):
             render(big_drawing, tmp_path / "big.png", timeout=60.0)
     finally:
         interrupt.cancel()
-    assert time.perf_counter() - start < 0.5 + 1.0
+    assert sent and time.perf_counter() - sent[0] < 1.0
     assert not (tmp_path / "big.png").exists() and not list(tmp_path.glob(".big*"))
     assert _children() == before
 
