@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import os
 import re
@@ -14,7 +15,7 @@ import threading
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import graphviz
@@ -419,47 +420,199 @@ def test_format_number(number: float, text: str) -> None:
 # ---- clusters ----------------------------------------------------------------------------------
 
 
+def cluster_titles(source: str) -> dict[str, str]:
+    """Cluster name -> its title (the label of the cluster's own attribute line)."""
+    titles = {}
+    lines = source.splitlines()
+    for line, following in itertools.pairwise(lines):
+        opening = re.match(r"^\s*subgraph (cluster_\w+) \{$", line)
+        if opening:
+            title = re.search(r'label=("?)(.*?)\1(?: \w+=|$)', following)
+            titles[opening.group(1)] = title.group(2) if title else ""
+    return titles
+
+
+def value_ids(source: str) -> set[str]:
+    return {i for i in node_lines(source) if i.startswith("v")}
+
+
 def test_cluster_folds_each_neuron_and_layer_of_a_hand_built_mlp() -> None:
     loss = tiny_mlp_loss()
     source = draw_dot(loss, cluster=True).source
     boxes = clusters(source)
-    assert set(boxes) == {
-        "cluster_layers.0",
-        "cluster_layers.0.neurons.0",
-        "cluster_layers.0.neurons.1",
-        "cluster_layers.1",
-        "cluster_layers.1.neurons.0",
-    }
+    by_title = {title: boxes[name] for name, title in cluster_titles(source).items()}
+    assert set(by_title) == {
+        "inputs", "layer 0", "layer 0 · neuron 0", "layer 0 · neuron 1",
+        "layer 1", "layer 1 · neuron 0", "loss",
+    }  # fmt: skip
     # a layer box holds only its neuron boxes
-    assert boxes["cluster_layers.0"] == set() and boxes["cluster_layers.1"] == set()
-    records = {i for i, a in node_lines(source).items() if "shape=record" in a}
-    for name, members in boxes.items():
-        if "neurons" in name:
-            values = members & records
-            hidden = name.startswith("cluster_layers.0")
+    assert by_title["layer 0"] == set() and by_title["layer 1"] == set()
+    values = value_ids(source)
+    for title, members in by_title.items():
+        if "neuron" in title:
+            hidden = title.startswith("layer 0")
             # 2 weights, 1 bias, 2 products, the sum (+ tanh for the hidden layer)
-            assert len(values) == (7 if hidden else 6), name
-            assert len(members - records) == (4 if hidden else 3)  # the ops of those
-    # the inputs, the target and the loss arithmetic stay outside
-    inside = set().union(*boxes.values())
-    outside = {node_lines(source)[i] for i in records - inside}
-    assert any("{ x0 | data 1.0 }" in a for a in outside)
-    assert any("{ loss |" in a for a in outside)
-    assert "{ w.1 | data -0.4 |" in source  # short names inside the neuron's box
+            assert len(members & values) == (7 if hidden else 6), title
+            assert len(members - values) == (4 if hidden else 3)  # the ops of those
+    nodes = node_lines(source)
+    assert sorted(nodes[i] for i in by_title["inputs"]) == sorted(
+        a for a in nodes.values() if "<td>x0</td>" in a or "<td>x1</td>" in a
+    )
+    after = [nodes[i] for i in by_title["loss"]]  # the target and the loss arithmetic
+    assert any("<td>y</td>" in a for a in after) and any("<td>loss</td>" in a for a in after)
+    assert len(by_title["loss"] & values) == 4  # y, the difference, 2.0, its square (loss)
+    assert "<td>w.1</td><" in source  # short names inside the neuron's box
+    assert repr(draw_dot(loss, cluster=True)) == repr(draw_dot(loss))  # the same values
 
 
 def test_cluster_leaves_regularisers_and_plain_graphs_alone() -> None:
     loss = tiny_mlp_loss()
     parameters = [n for n in _all_nodes(loss) if n.label.startswith("layers.")]
     regularised = loss + 1e-4 * Value.sum([p * p for p in parameters])
-    boxes = clusters(draw_dot(regularised, cluster=True, max_nodes=None).source)
-    squares = {
-        i for i, a in node_lines(draw_dot(regularised, cluster=True).source).items()
-        if a.startswith("label=\"*\"")
-    }  # fmt: skip
-    products_inside = squares & set().union(*boxes.values())
-    assert len(products_inside) == 6  # the neurons' own w * x; none of the p * p
+    source = draw_dot(regularised, cluster=True, max_nodes=None).source
+    boxes, titles = clusters(source), cluster_titles(source)
+    in_neurons = set().union(*(boxes[name] for name, t in titles.items() if "neuron" in t))
+    squares = {i for i, a in node_lines(source).items() if a.startswith('label="*"')}
+    assert len(squares & in_neurons) == 6  # the neurons' own w * x; none of the p * p
     assert clusters(draw_dot(tanh_neuron(), cluster=True).source) == {}
+
+
+def hand_built_mlp(sizes: list[int]) -> Value:
+    """A tanh MLP (linear last layer) by hand, named as nn names it, with a squared error."""
+    x = [Value(i - 0.5, f"x{i}", requires_grad=False) for i in range(sizes[0])]
+    activations = x
+    for layer, width in enumerate(sizes[1:]):
+        outputs = []
+        for j in range(width):
+            name = f"layers.{layer}.neurons.{j}"
+            terms = [
+                Value(0.1 * (i + 1) * (-1) ** j, f"{name}.w.{i}") * a
+                for i, a in enumerate(activations)
+            ]
+            total = Value.sum([*terms, Value(0.1, f"{name}.b")])
+            outputs.append(total.tanh() if layer < len(sizes) - 2 else total)
+        activations = outputs
+    targets = [Value(1.0, f"y{j}", requires_grad=False) for j in range(len(activations))]
+    loss = Value.sum([(o - t) ** 2 for o, t in zip(activations, targets, strict=True)])
+    loss.label = "loss"
+    return loss
+
+
+def positions(drawing: graphviz.Digraph) -> dict[str, tuple[float, float]]:
+    """Node id -> (x, y) of its centre as Graphviz lays it out (y grows upwards)."""
+    plain = render_bytes(drawing.source, "plain").decode()
+    found = {}
+    for line in plain.splitlines():
+        parts = line.split()
+        if parts[0] == "node":
+            found[parts[1]] = (float(parts[2]), float(parts[3]))
+    return found
+
+
+@pytest.mark.parametrize("sizes", [[2, 2, 1], [2, 3, 2, 1], [3, 4, 3], [2, 1, 2]])
+def test_cluster_layout_reads_left_to_right_and_top_to_bottom(sizes: list[int]) -> None:
+    drawing = draw_dot(hand_built_mlp(sizes), cluster=True, max_nodes=None)
+    at = positions(drawing)
+    source = drawing.source
+    box = {title: clusters(source)[name] for name, title in cluster_titles(source).items()}
+    labels = {  # a value's first line: its name or its data
+        i: re.search(r"<td>([^<]*)</td>", attributes).group(1)
+        for i, attributes in node_lines(source).items()
+        if i in value_ids(source)
+    }
+
+    def top_to_bottom(ids: Iterable[str]) -> list[str]:
+        return sorted(ids, key=lambda i: -at[i][1])  # Graphviz's y grows upwards
+
+    def left_edge(ids: Iterable[str]) -> float:
+        return min(at[i][0] for i in ids)
+
+    def right_edge(ids: Iterable[str]) -> float:
+        return max(at[i][0] for i in ids)
+
+    neurons = [
+        [f"layer {k} · neuron {j}" for j in range(width)] for k, width in enumerate(sizes[1:])
+    ]
+    layers = [set().union(*(box[n] for n in layer)) for layer in neurons]
+    # inputs on the left, top to bottom in index order
+    assert [labels[i] for i in top_to_bottom(box["inputs"])] == [f"x{i}" for i in range(sizes[0])]
+    assert right_edge(box["inputs"]) < left_edge(layers[0])
+    for k, layer in enumerate(layers):
+        # layers left to right
+        if k + 1 < len(layers):
+            assert right_edge(layer) < left_edge(layers[k + 1])
+        # neurons top to bottom in index order, and in each its weights in index order
+        weights = top_to_bottom(i for i in layer if labels.get(i, "").startswith("w."))
+        owner = {i: j for j, name in enumerate(neurons[k]) for i in box[name]}
+        fan_in = sizes[k]
+        assert [(owner[i], labels[i]) for i in weights] == [
+            (j, f"w.{i}") for j in range(sizes[k + 1]) for i in range(fan_in)
+        ]
+    # the loss and the targets on the right
+    assert left_edge(box["loss"]) > right_edge(layers[-1])
+    targets = {labels[i] for i in box["loss"] & set(labels) if labels[i].startswith("y")}
+    assert targets == {f"y{j}" for j in range(sizes[-1])}
+
+
+def test_cluster_titles_are_words_for_any_module_path(no_dot: None, tmp_path: Path) -> None:
+    x = Value(1.0, "x", requires_grad=False)
+    odd = "enc\x00\\"  # a NUL and a backslash in a module name
+    products = [Value(0.5, f"{odd}.layers.10.neurons.2.w.0") * x]
+    out = Value.sum([*products, Value(0.1, "neurons.3.b")]).tanh()
+    source = draw_dot(out, cluster=True).source
+    titles = set(cluster_titles(source).values())
+    assert "enc\\\\x00\\\\ · layer 10" in titles and "neuron 3" in titles  # escaped
+    texts = svg_texts(render(draw_dot(out, cluster=True), tmp_path / "odd.svg").read_bytes())
+    assert "enc\\x00\\ · layer 10 · neuron 2" in texts
+
+
+def test_max_width_scales_a_wide_drawing_down(no_dot: None) -> None:
+    loss = hand_built_mlp([2, 3, 2, 1])
+
+    def width_in_points(drawing: GraphDrawing) -> float:
+        svg = ET.fromstring(render_bytes(drawing.source, "svg"))
+        return float(svg.get("width", "").removesuffix("pt"))
+
+    natural = width_in_points(draw_dot(loss, cluster=True))
+    assert natural > 10 * 72  # wider than a notebook cell without the cap
+    assert width_in_points(draw_dot(loss, cluster=True, max_width=8)) <= 8 * 72 + 1
+    assert width_in_points(draw_dot(loss, cluster=True, max_width=100)) == natural  # no growth
+    for bad in (0, -1.0, "8"):
+        with pytest.raises(ValueError, match="max_width"):
+            draw_dot(loss, max_width=bad)  # type: ignore[arg-type]
+
+
+def test_show_local_writes_each_local_derivative_on_its_edge() -> None:
+    o = tanh_neuron()
+    source = draw_dot(o, show_local=True).source
+    nodes = {n for n in _all_nodes(o)}
+    graph_ids = {  # the drawing's id of each labelled Value
+        re.search(r"\{ (\w+) \|", attributes).group(1): i
+        for i, attributes in node_lines(source).items()
+        if i in value_ids(source)
+    }
+    drawn = {(tail, head): attrs for tail, head, attrs in edges(source)}
+    for node in nodes:
+        if node.inputs:
+            op = "op" + graph_ids[node.label][1:]
+            for x, local in zip(node.inputs, local_derivatives(node), strict=True):
+                assert f"label={format_number(local)}" in drawn[(graph_ids[x.label], op)]
+    assert "label=" not in "".join(a for (t, h), a in drawn.items() if t.startswith("op"))
+    assert all(a == "" for a in [a for *_, a in edges(draw_dot(o).source)])  # off by default
+
+
+def test_show_local_on_non_commutative_ops_and_constants() -> None:
+    a = Value(2.0, "a")
+    y = a**3.0
+    y.label = "y"
+    labels = [attrs for *_, attrs in edges(draw_dot(y, show_local=True).source)]
+    assert labels[:2] == ['label="base: 12.0"', "label=exponent"]  # a constant gets none
+    z = Value(3.0, "b") - a
+    labels = [attrs for *_, attrs in edges(draw_dot(z, show_local=True).source)]
+    assert labels[:2] == ['label="left: 1.0"', 'label="right: -1.0"']
+    root = Value(0.0, "r").sqrt()  # forward works, the derivative 0.5 / 0 does not
+    labels = [attrs for *_, attrs in edges(draw_dot(root, show_local=True).source)]
+    assert labels[0] == "label=undefined"
 
 
 def test_cluster_counts_every_value_against_max_nodes() -> None:
@@ -479,7 +632,7 @@ def test_cluster_counts_every_value_against_max_nodes() -> None:
     with pytest.raises(ValueError, match=f"max_nodes={values - 1} values"):
         draw_dot(activations[0], cluster=True, max_nodes=values - 1)
     source = draw_dot(activations[0], cluster=True, max_nodes=values).source
-    assert len(clusters(source)) == 3 + 33
+    assert len(clusters(source)) == 1 + 3 + 33  # the inputs, the layers, the neurons
 
 
 # ---- backward_steps ---------------------------------------------------------------------------

@@ -34,6 +34,7 @@ Everything else (inputs, losses, regularisers such as ``p * p``) stays outside t
 from __future__ import annotations
 
 import html
+import itertools
 import os
 import re
 import shutil
@@ -67,6 +68,7 @@ FONT = "Helvetica,Arial,sans-serif"
 HIGHLIGHT_COLOUR = "#d62728"
 CONSTANT_FILL = "#eeeeee"
 OP_FILL = "#fde9b8"
+GREY = "#888888"
 
 # The local derivative d out / d input_i of each op, written symbolically for the step lines.
 # {a} and {b} stand for the inputs' data, {out} for the output's data.
@@ -297,8 +299,8 @@ class GraphDrawing(graphviz.Digraph):  # type: ignore[misc]
     def __repr__(self) -> str:
         # The default repr holds a memory address, so a notebook's text output changed on
         # every run; this one depends on the drawing alone.
-        values = sum("shape=record" in line for line in self.body)
-        edges = sum("->" in line for line in self.body)
+        values = sum(re.match(r"\s*v\d+ \[", line) is not None for line in self.body)
+        edges = sum("->" in line and "style=invis" not in line for line in self.body)
         return f"<GraphDrawing: {values} values, {edges} edges>"
 
     def pipe(
@@ -416,8 +418,10 @@ def draw_dot(
     highlight: Iterable[Value] = (),
     cluster: bool = False,
     step: int | None = None,
+    show_local: bool = False,
+    max_width: float | None = None,
 ) -> GraphDrawing:
-    """Draw the graph below ``root``: a record per Value, a small node per op.
+    r"""Draw the graph below ``root``: a record per Value, a small node per op.
 
     Node ids follow the drawing order, so the same graph always gives the same DOT text.
     Constant leaves are grey and have no grad field; a plain number in the expression is
@@ -426,9 +430,18 @@ def draw_dot(
     :func:`backward_steps`, highlights the node it updates and the edge it flows along.
     ``max_nodes`` bounds the Value boxes drawn, clustered or not (op nodes come with
     them); the walk stops at the first box past it and raises a ``ValueError``.
+    ``show_local`` writes on each input edge its local derivative
+    :math:`\partial out / \partial input`, the number the chain rule multiplies by
+    ``out.grad`` (none on a constant's edge: it gets no gradient).
+    ``cluster=True`` boxes an ``nn`` model as a reader expects: inputs on the left, layers
+    left to right, neurons top to bottom in index order, titled in words ("layer 0 ·
+    neuron 1"); the loss and targets follow on the right. ``max_width`` (inches) scales
+    the picture down to that width if it is wider.
     """
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
+    if max_width is not None and not (isinstance(max_width, int | float) and max_width > 0):
+        raise ValueError(f"max_width must be a positive number of inches, not {max_width!r}")
     graph = _Graph(root, max_nodes, cluster)
     highlighted: list[Value] = []
     for node in highlight:
@@ -461,51 +474,117 @@ def draw_dot(
         dot.attr(
             label=graphviz.nohtml(_text_escape(caption)), labelloc="t", labeljust="l", fontsize="14"
         )
+    if max_width is not None:  # only shrinks: Graphviz's size without "!" never enlarges
+        dot.attr(size=f"{max_width:g},{1000 * max_width:g}")
     emphasised = set(highlighted)
     drawn_name = step is not None  # frames name unlabelled nodes as the step lines do
-    statements: dict[str, list[Value]] = {}
-    for node in graph.nodes:
-        statements.setdefault(owners.get(node, ""), []).append(node)
 
-    def add_nodes(target: Any, nodes: list[Value]) -> None:
+    def add_nodes(target: Any, nodes: Iterable[Value]) -> None:
         for node in nodes:
             _add_value_node(
                 target, graph, node, grads, show_grad, node in emphasised, rankdir,
                 drawn_name, cluster,
             )  # fmt: skip
 
-    add_nodes(dot, statements.pop("", []))
-    for layer, neurons in _group_by_layer(statements):
-        if layer:
-            with dot.subgraph(name=f"cluster_{layer}") as layer_box:
-                layer_box.attr(label=layer, style="rounded", color="#888888", fontname=FONT)
-                for neuron in neurons:
-                    _add_neuron_cluster(layer_box, neuron, statements[neuron], add_nodes)
-        else:
-            for neuron in neurons:
-                _add_neuron_cluster(dot, neuron, statements[neuron], add_nodes)
-
+    if owners:  # cluster=True on a graph with nn parameters in it
+        # newrank lets one rank=same group hold nodes of different clusters (see below).
+        dot.attr(newrank="true", ranksep="0.3", nodesep="0.15")
+        boxes = _add_clusters(dot, graph, owners, add_nodes)
+    else:
+        add_nodes(dot, graph.nodes)
+        boxes = {}
     for node in graph.nodes:
         if node.inputs:
-            _add_edges(dot, graph, node, highlighted_edge)
+            _add_edges(dot, graph, node, highlighted_edge, show_local, boxes)
     return dot
 
 
-def _add_neuron_cluster(target: Any, neuron: str, nodes: list[Value], add_nodes: Any) -> None:
-    short = neuron.rsplit(".", 2)
-    with target.subgraph(name=f"cluster_{neuron}") as box:
-        box.attr(label=".".join(short[-2:]), style="rounded,dashed", color="#888888")
-        add_nodes(box, nodes)
+_NEURON_PATH = re.compile(r"^(?:(?P<layer>.+)\.)?neurons\.\d+$")
 
 
-def _group_by_layer(statements: Mapping[str, list[Value]]) -> list[tuple[str, list[str]]]:
-    """Neuron paths grouped by their layer path, both in drawing order."""
+def _add_clusters(
+    dot: Any, graph: _Graph, owners: Mapping[Value, str], add_nodes: Callable[..., None]
+) -> dict[Value, str]:
+    """The network's inputs, then each layer with its neurons, in index order; the rest.
+
+    Returns the box of each boxed node: ``"inputs"`` or its neuron's path.
+    """
+    feeds_a_neuron = {x for node in owners for x in graph.inputs[node]}
+    inputs = [n for n in graph.nodes if n in feeds_a_neuron and not n.inputs and n not in owners]
+    if inputs:
+        with dot.subgraph(name="cluster_inputs") as box:
+            box.attr(label="inputs", style="rounded", color=GREY)
+            add_nodes(box, inputs)
+    members: dict[str, list[Value]] = {}
+    for node in graph.nodes:
+        if node in owners:
+            members.setdefault(owners[node], []).append(node)
     layers: dict[str, list[str]] = {}
-    for neuron in statements:
-        match = re.match(r"^(?:(.+)\.)?neurons\.\d+$", neuron)
-        layer = (match.group(1) or "") if match else ""
-        layers.setdefault(layer, []).append(neuron)
-    return list(layers.items())
+    for neuron in sorted(members, key=_index_order):
+        match = _NEURON_PATH.match(neuron)
+        layers.setdefault(match["layer"] or "" if match else "", []).append(neuron)
+    numbers = itertools.count(1)  # cluster ids by position: a label may hold any text
+
+    def add_neurons(target: Any, neurons: list[str]) -> None:
+        for neuron in neurons:
+            with target.subgraph(name=f"cluster_{next(numbers)}") as box:
+                box.attr(label=_text_escape(_title(neuron)), style="rounded,dashed", color=GREY)
+                add_nodes(box, members[neuron])
+
+    for layer, neurons in layers.items():
+        if not layer:  # neurons of no layer (a lone Neuron or Layer): a box each
+            add_neurons(dot, neurons)
+            continue
+        with dot.subgraph(name=f"cluster_{next(numbers)}") as layer_box:
+            layer_box.attr(label=_text_escape(_title(layer)), style="rounded", color=GREY)
+            add_neurons(layer_box, neurons)
+    taken = set(inputs) | set(owners)
+    rest = [n for n in graph.nodes if n not in taken]
+    if rest:  # the loss, the targets and whatever else follows the network
+        with dot.subgraph(name="cluster_after") as box:
+            box.attr(label=_text_escape(graph.root.label or "loss"), style="rounded", color=GREY)
+            add_nodes(box, rest)
+    # The order within a rank is Graphviz's to choose, unless edges inside the rank fix
+    # it: invisible ones chain the inputs, and each layer's weights, in index order.
+    # NOTE: in this left-to-right layout such an edge puts its head above its tail (tried
+    # on nine network shapes: each ordered right only with the edges pointing upwards).
+    weights_by_layer: dict[str, list[tuple[list[tuple[int, int | str]], Value]]] = {}
+    for node, neuron in owners.items():
+        parameter = _PARAMETER.match(node.label)
+        if parameter and parameter["kind"] != "b":
+            match = _NEURON_PATH.match(neuron)
+            layer = (match["layer"] or "") if match else ""
+            weights_by_layer.setdefault(layer, []).append((_index_order(node.label), node))
+    chains = [inputs] + [
+        [n for _, n in sorted(w, key=lambda item: item[0])] for w in weights_by_layer.values()
+    ]
+    for chain in chains:
+        if len(chain) > 1:
+            with dot.subgraph() as same_rank:
+                same_rank.attr(rank="same")
+                for upper, lower in itertools.pairwise(chain):
+                    same_rank.edge(graph.node_id(lower), graph.node_id(upper), style="invis")
+    return {**owners, **dict.fromkeys(inputs, "inputs"), **dict.fromkeys(rest, "after")}
+
+
+def _index_order(path: str) -> list[tuple[int, int | str]]:
+    """A sort key reading the numbers in a dotted path as numbers (neurons.10 after .9)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in path.split(".")]
+
+
+def _title(path: str) -> str:
+    """A dotted module path in words: ``layers.0.neurons.1`` -> ``layer 0 · neuron 1``."""
+    parts = path.split(".")
+    words = []
+    for i, part in enumerate(parts):
+        if part.isdigit() and i > 0:
+            continue  # read with the name before it
+        following = parts[i + 1] if i + 1 < len(parts) else ""
+        if following.isdigit():
+            words.append(f"{part.removesuffix('s')} {following}")
+        else:
+            words.append(part)
+    return " · ".join(words)
 
 
 # Characters that would vanish, end a C string (NUL), break the SVG's XML or turn the text
@@ -558,15 +637,23 @@ def _add_value_node(
         fields.append(f"data {format_number(node.data)}")
         if show_grad:
             fields.append(f"grad {format_number(grads.get(node, 0.0))}")
-    record = " | ".join(_record_escape(field) for field in fields)
-    if rankdir in ("LR", "RL"):  # braces turn the fields into a row across the edge flow
-        record = "{ " + record + " }"
-    attributes = {"shape": "record", "style": "rounded,filled", "fillcolor": "white"}
+    attributes = {"style": "rounded,filled", "fillcolor": "white"}
+    if cluster:
+        # Fields stacked, so a model's many ranks stay narrow enough for a notebook; a
+        # table, not a record, since Graphviz drops the ordering edges next to records.
+        rows = "<hr/>".join(f"<tr><td>{html.escape(_visible(field))}</td></tr>" for field in fields)
+        text = f'<<table border="0" cellborder="0" cellpadding="1">{rows}</table>>'
+        attributes.update(shape="box", margin="0.04,0.02")
+    else:
+        text = graphviz.nohtml(" | ".join(_record_escape(field) for field in fields))
+        if rankdir in ("LR", "RL"):  # braces turn the fields into a row across the flow
+            text = graphviz.nohtml("{ " + text + " }")
+        attributes.update(shape="record")
     if not node.requires_grad:
         attributes.update(fillcolor=CONSTANT_FILL, fontcolor="#555555", color="#999999")
     if emphasised:
         attributes.update(color=HIGHLIGHT_COLOUR, penwidth="3")
-    target.node(graph.node_id(node), graphviz.nohtml(record), **attributes)
+    target.node(graph.node_id(node), text, **attributes)
     if node.inputs:
         target.node(
             graph.op_id(node), node.op, shape="ellipse", style="filled", fillcolor=OP_FILL,
@@ -575,14 +662,25 @@ def _add_value_node(
 
 
 def _add_edges(
-    dot: Any, graph: _Graph, node: Value, highlighted_edge: tuple[Value, Value, int] | None
+    dot: Any,
+    graph: _Graph,
+    node: Value,
+    highlighted_edge: tuple[Value, Value, int] | None,
+    show_local: bool,
+    boxes: Mapping[Value, str],
 ) -> None:
     op_id = graph.op_id(node)
     roles = ARGUMENT_ROLES.get(node.op)
+    locals_ = _local_labels(node) if show_local else [None] * len(node.inputs)
     for position, x in enumerate(graph.inputs[node]):
-        attributes = {}
-        if roles is not None:
-            attributes["label"] = roles[position]
+        words = [roles[position]] if roles is not None else []
+        if locals_[position] is not None:
+            words.append(cast(str, locals_[position]))
+        attributes = {"label": ": ".join(words)} if words else {}
+        if x in boxes and boxes.get(node) != boxes[x]:
+            # An edge leaving a box spans two ranks: the next box's weights take the free
+            # rank between, so the boxes stand side by side instead of in a staircase.
+            attributes["minlen"] = "2"
         if highlighted_edge == (x, node, position):
             attributes.update(color=HIGHLIGHT_COLOUR, penwidth="3")
         dot.edge(graph.node_id(x), op_id, **attributes)
@@ -590,6 +688,15 @@ def _add_edges(
         dot.edge(op_id, graph.node_id(node), color=HIGHLIGHT_COLOUR, penwidth="3")
     else:
         dot.edge(op_id, graph.node_id(node))
+
+
+def _local_labels(node: Value) -> list[str | None]:
+    """Each input edge's local derivative as drawn; None for a constant input."""
+    try:
+        locals_ = local_derivatives(node)
+    except (ArithmeticError, ValueError):  # backward() would fail here too: say so
+        return ["undefined" if x.requires_grad else None for x in node.inputs]
+    return [None if local is None else format_number(local) for local in locals_]
 
 
 def _neuron_owners(graph: _Graph) -> dict[Value, str]:
