@@ -643,8 +643,8 @@ def _add_value_node(
         # Fields stacked, so a model's many ranks stay narrow enough for a notebook; a
         # table, not a record, since Graphviz drops the ordering edges next to records.
         rows = "<hr/>".join(f"<tr><td>{html.escape(_visible(field))}</td></tr>" for field in fields)
-        text = f'<<table border="0" cellborder="0" cellpadding="1">{rows}</table>>'
-        attributes.update(shape="box", margin="0.04,0.02")
+        text = f'<<table border="0" cellborder="0" cellpadding="0">{rows}</table>>'
+        attributes.update(shape="box", margin="0.02,0.01")
     else:
         text = graphviz.nohtml(" | ".join(_record_escape(field) for field in fields))
         if rankdir in ("LR", "RL"):  # braces turn the fields into a row across the flow
@@ -656,10 +656,12 @@ def _add_value_node(
         attributes.update(color=HIGHLIGHT_COLOUR, penwidth="3")
     target.node(graph.node_id(node), text, **attributes)
     if node.inputs:
+        size = {"fontsize": "10", "margin": "0.02,0.01", "height": "0.2", "width": "0.3"}
+        if not cluster:
+            size = {"fontsize": "11", "margin": "0.05,0.02", "height": "0.3"}
         target.node(
-            graph.op_id(node), node.op, shape="ellipse", style="filled", fillcolor=OP_FILL,
-            fontsize="11", margin="0.05,0.02", height="0.3",
-        )  # fmt: skip
+            graph.op_id(node), node.op, shape="ellipse", style="filled", fillcolor=OP_FILL, **size
+        )
 
 
 def _add_edges(
