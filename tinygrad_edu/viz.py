@@ -4,6 +4,9 @@ r"""Draw computation graphs and step through the backward pass.
   record per Value (label | data | grad), one small node per op, edges input -> op -> output.
 * :func:`render` writes it as SVG, PNG or PDF with the ``dot`` program when installed, else
   with the Graphviz engine bundled in the ``pygraphviz`` wheel (no system package needed).
+  The layout runs in a child process, so a timeout or Ctrl-C stops it at once and Graphviz's
+  own messages never reach the user's terminal; the drawing's own ``render()``, ``pipe()``,
+  ``view()`` and notebook display go the same way.
 * :func:`backward_steps` lists the chain-rule updates in the order ``backward()`` applies them,
 
   .. math:: x.grad \mathrel{+}= \frac{\partial out}{\partial x} \cdot out.grad
@@ -28,7 +31,8 @@ Clustering convention (``cluster=True``), relying only on parameter labels as
   products, is the neuron's pre-activation;
 * a ``tanh``/``relu``/``sigmoid`` node applied to that pre-activation is its activation.
 
-Everything else (inputs, losses, regularisers such as ``p * p``) stays outside the clusters.
+Everything else stays outside the neurons: the network's inputs in a box on the left, the
+loss, targets and regularisers (such as ``p * p``) in a box on the right.
 """
 
 from __future__ import annotations
