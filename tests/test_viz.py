@@ -15,6 +15,7 @@ import threading
 import time
 import unicodedata
 import xml.etree.ElementTree as ET
+import zlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -1037,6 +1038,26 @@ def test_png_is_150_dpi_by_default(no_dot: None, tmp_path: Path) -> None:
             assert length == pytest.approx(base * dpi / 72, rel=0.03)
     assert png_size(drawing.pipe(format="png")) == default  # the drawing's own pipe too
     assert png_size(drawing._repr_image_png()) == default  # and the notebook's PNG
+    for path, dpi in (("default.png", 150), ("72.png", 72), ("300.png", 300)):
+        # pHYs counts whole dots per metre: 150 dpi is stored as 5906, i.e. 150.01 dpi
+        assert png_dpi((tmp_path / path).read_bytes()) == pytest.approx(dpi, abs=0.02)
+
+
+def png_dpi(data: bytes) -> float:
+    """The resolution a PNG's pHYs chunk records, in dots per inch (every chunk's CRC checked)."""
+    position, found = 8, None
+    while position < len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind, body = data[position + 4 : position + 8], data[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", data[position + 8 + length : position + 12 + length])
+        assert crc == zlib.crc32(kind + body), kind
+        if kind == b"pHYs":
+            x, y, unit = struct.unpack(">IIB", body)
+            assert x == y and unit == 1
+            found = x * 0.0254
+        position += 12 + length
+    assert found is not None, "no pHYs chunk"
+    return found
 
 
 def test_a_render_prints_nothing_to_stderr(tmp_path: Path) -> None:

@@ -42,9 +42,11 @@ import itertools
 import os
 import re
 import shutil
+import struct
 import subprocess
 import sys
 import unicodedata
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -798,7 +800,24 @@ def render_bytes(
     else:
         folder = _pygraphviz_folder()
         command = [sys.executable, "-I", "-c", _PYGRAPHVIZ_LAYOUT, folder, format, engine, dpi_text]
-    return _run_layout(command, source.encode("utf-8"), timeout)
+    picture = _run_layout(command, source.encode("utf-8"), timeout)
+    if dpi_text and format == "png":
+        picture = _png_with_resolution(picture, float(dpi_text))
+    return picture
+
+
+def _png_with_resolution(png: bytes, dpi: float) -> bytes:
+    """The PNG with a pHYs chunk saying ``dpi``, so that slides and documents size it right.
+
+    Graphviz's cairo renderer draws at the dpi asked for but does not record it.
+    """
+    signature, header_end = b"\x89PNG\r\n\x1a\n", 8 + 8 + 13 + 4  # the IHDR chunk comes first
+    if not png.startswith(signature) or b"pHYs" in png[: png.find(b"IDAT")]:
+        return png
+    per_metre = round(dpi / 0.0254)
+    body = b"pHYs" + struct.pack(">IIB", per_metre, per_metre, 1)  # 1: the unit is the metre
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    return png[:header_end] + chunk + png[header_end:]
 
 
 def _pygraphviz_folder() -> str:
