@@ -378,12 +378,12 @@ any_text = st.one_of(
 
 
 def shown(text: str) -> str:
-    """How a label reads in the picture: invisible characters spelled out, spaces collapsed."""
+    """How a label reads in the picture: invisible characters spelled out, spaces joined."""
     visible = "".join(
         c.encode("unicode_escape").decode() if unicodedata.category(c) in INVISIBLE else c
         for c in text
     )
-    return " ".join(visible.split())
+    return re.sub(" +", " ", visible).strip(" ")  # Graphviz trims and joins plain spaces
 
 
 INVISIBLE = {"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"}
