@@ -555,6 +555,22 @@ def test_cluster_layout_reads_left_to_right_and_top_to_bottom(sizes: list[int]) 
     assert targets == {f"y{j}" for j in range(sizes[-1])}
 
 
+def test_cluster_boxes_whatever_made_the_inputs_with_them() -> None:
+    raw = Value(4.0, "raw")  # a Value that needs a gradient, so the graph records it
+    scaled = raw / 2.0  # arithmetic on the data before the network
+    product = Value(0.5, "neurons.0.w.0") * scaled
+    out = Value.sum([product, Value(0.1, "neurons.0.b")]).tanh()
+    loss = (out - Value(1.0, "y", requires_grad=False)) ** 2
+    drawing = draw_dot(loss, cluster=True)
+    source = drawing.source
+    box = {title: clusters(source)[name] for name, title in cluster_titles(source).items()}
+    assert len(box["inputs"] & value_ids(source)) == 3  # raw, the 2.0 and their quotient
+    assert len(box["loss"] & value_ids(source)) == 4  # y, the difference, 2.0, the square
+    at = positions(drawing)
+    assert max(at[i][0] for i in box["inputs"]) < min(at[i][0] for i in box["neuron 0"])
+    assert max(at[i][0] for i in box["neuron 0"]) < min(at[i][0] for i in box["loss"])
+
+
 def test_cluster_titles_are_words_for_any_module_path(no_dot: None, tmp_path: Path) -> None:
     x = Value(1.0, "x", requires_grad=False)
     odd = "enc\x00\\"  # a NUL and a backslash in a module name

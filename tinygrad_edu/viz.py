@@ -516,8 +516,16 @@ def _add_clusters(
 
     Returns the box of each boxed node: ``"inputs"`` or its neuron's path.
     """
-    feeds_a_neuron = {x for node in owners for x in graph.inputs[node]}
-    inputs = [n for n in graph.nodes if n in feeds_a_neuron and not n.inputs and n not in owners]
+    # The inputs: every node outside the neurons that a neuron depends on (the data, and
+    # whatever arithmetic made it), so that nothing upstream lands in the box on the right.
+    upstream: set[Value] = set()
+    stack = [x for node in owners for x in graph.inputs[node] if x not in owners]
+    while stack:
+        node = stack.pop()
+        if node not in upstream:
+            upstream.add(node)
+            stack.extend(x for x in graph.inputs.get(node, ()) if x not in owners)
+    inputs = [n for n in graph.nodes if n in upstream]
     if inputs:
         with dot.subgraph(name="cluster_inputs") as box:
             box.attr(label="inputs", style="rounded", color=GREY)
@@ -552,7 +560,7 @@ def _add_clusters(
             box.attr(label=_text_escape(graph.root.label or "loss"), style="rounded", color=GREY)
             add_nodes(box, rest)
     # The order within a rank is Graphviz's to choose, unless edges inside the rank fix
-    # it: invisible ones chain the inputs, and each layer's weights, in index order.
+    # it: invisible ones chain the input leaves, and each layer's weights, in index order.
     # NOTE: in this left-to-right layout such an edge puts its head above its tail (tried
     # on nine network shapes: each ordered right only with the edges pointing upwards).
     weights_by_layer: dict[str, list[tuple[list[tuple[int, int | str]], Value]]] = {}
@@ -562,7 +570,7 @@ def _add_clusters(
             match = _NEURON_PATH.match(neuron)
             layer = (match["layer"] or "") if match else ""
             weights_by_layer.setdefault(layer, []).append((_index_order(node.label), node))
-    chains = [inputs] + [
+    chains = [[n for n in inputs if not n.inputs]] + [
         [n for _, n in sorted(w, key=lambda item: item[0])] for w in weights_by_layer.values()
     ]
     for chain in chains:
