@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 
 from tinygrad_edu import Value, grad
-from tinygrad_edu.gallery import chain_rule, main, make_gallery, tanh_neuron, tiny_mlp_loss
+from tinygrad_edu.gallery import (
+    NOTEBOOK_WIDTH,
+    chain_rule,
+    main,
+    make_gallery,
+    tanh_neuron,
+    tiny_mlp_loss,
+)
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 COMMITTED = REPOSITORY / "viz"
@@ -114,8 +121,13 @@ def test_committed_pictures_show_the_numbers(regenerated: dict[str, bytes]) -> N
         assert text in neuron
     chain = svg_texts(regenerated["chain_rule.svg"])
     assert {"sin", "exp", "**", "grad 2.507", "data 2.32"} <= set(chain)
+    # the local derivatives on the arrows: 2x, cos(u), e^v
+    assert {"base: 2.0", "exponent", "0.5403", "2.32"} <= set(chain)
     mlp = svg_texts(regenerated["mlp.svg"])
-    assert {"layers.0", "layers.1", "neurons.0", "neurons.1", "loss", "sum"} <= set(mlp)
+    titles = {"layer 0", "layer 1", "layer 0 · neuron 0", "layer 0 · neuron 1"}
+    assert titles | {"layer 1 · neuron 0", "inputs", "loss", "sum", "w.1"} <= set(mlp)
+    svg = ET.fromstring(regenerated["mlp.svg"])
+    assert float(svg.get("width", "").removesuffix("pt")) <= NOTEBOOK_WIDTH * 72 + 1
     frame = svg_texts(regenerated["neuron_backward/step_06.svg"])
     assert "step 6: x1.grad += w1.data * x1w1.grad = -3.0 * 0.5 = -1.5" in frame
     steps = regenerated["neuron_backward/steps.txt"].decode().splitlines()

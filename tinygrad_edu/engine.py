@@ -477,20 +477,29 @@ def _backward_error(error: Exception, node: Value) -> Exception:
     return type(error)(f"backward through {_describe(node)}: {error}")
 
 
-def local_derivatives(node: Value) -> list[float]:
+def local_derivatives(node: Value) -> list[float | None]:
     r"""The local derivatives :math:`\partial node / \partial x_i`, one per input, as floats.
 
     These are the numbers the chain rule multiplies by ``node.grad``; the renderer and the
-    backward step-through show them. A leaf has none.
+    backward step-through show them. An input that needs no gradient (a constant) gets
+    None: ``backward()`` computes nothing for it, so neither does this (``c ** 2`` at a
+    negative ``c`` has no derivative with respect to the exponent, and needs none).
+    A leaf has none. A derivative that ``backward()`` cannot compute raises as it does.
     """
-    if node._op is None:
+    op = node._op
+    if op is None:
         return []
     args = [x.data for x in node.inputs]
-    partials = repeat(node._op.partials[0]) if node._op.variadic else node._op.partials
-    return [
-        _local_derivative(partial, FLOAT_FUNCTIONS, args, node.data)
-        for _, partial in zip(node.inputs, partials, strict=False)
-    ]
+    partials = repeat(op.partials[0]) if op.variadic else op.partials
+    try:
+        return [
+            _local_derivative(partial, FLOAT_FUNCTIONS, args, node.data)
+            if x.requires_grad
+            else None
+            for x, partial in zip(node.inputs, partials, strict=False)
+        ]
+    except (ArithmeticError, ValueError) as error:
+        raise _backward_error(error, node) from error
 
 
 def _check_finite(gradient: float, node: Value) -> None:

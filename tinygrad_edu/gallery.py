@@ -5,9 +5,11 @@ The pictures:
 * ``neuron.svg``: one tanh neuron, :math:`o = \tanh(x_1 w_1 + x_2 w_2 + b)` with the classic
   numbers (:math:`o = 0.7071`), after ``backward()``;
 * ``chain_rule.svg``: :math:`y = e^{\sin(x^2)}` at :math:`x = 1`, whose derivative is
-  :math:`e^{\sin(x^2)} \cos(x^2) \, 2x`;
+  :math:`e^{\sin(x^2)} \cos(x^2) \, 2x`: the three factors stand on its arrows
+  (``show_local=True``);
 * ``mlp.svg``: a 2-2-1 MLP (tanh hidden layer, linear output) and its squared-error loss,
-  built by hand with parameters named as ``tinygrad_edu.nn`` names them, drawn clustered;
+  built by hand with parameters named as ``tinygrad_edu.nn`` names them, drawn clustered
+  and capped at notebook width;
 * ``neuron_backward/step_NN.svg`` and ``steps.txt``: the backward pass of the neuron, one
   frame per chain-rule step, and the steps' lines;
 * ``neuron_steps.html``: the neuron's step-through page (``viz.save_html``), offline.
@@ -28,6 +30,7 @@ from tinygrad_edu.page import save_html
 from tinygrad_edu.viz import backward_steps, draw_dot, render
 
 BACKEND = "pygraphviz"
+NOTEBOOK_WIDTH = 10.0  # inches: about the width of a notebook cell on a laptop
 
 
 def tanh_neuron() -> Value:
@@ -110,11 +113,12 @@ def make_gallery(directory: str | Path) -> list[Path]:
 
     y = chain_rule()
     y.backward()
-    written.append(render(draw_dot(y), out / "chain_rule.svg", backend=BACKEND))
+    written.append(render(draw_dot(y, show_local=True), out / "chain_rule.svg", backend=BACKEND))
 
     loss = tiny_mlp_loss()
     loss.backward()
-    written.append(render(draw_dot(loss, cluster=True), out / "mlp.svg", backend=BACKEND))
+    mlp = draw_dot(loss, cluster=True, max_width=NOTEBOOK_WIDTH)
+    written.append(render(mlp, out / "mlp.svg", backend=BACKEND))
 
     written.append(save_html(tanh_neuron(), out / "neuron_steps.html", backend=BACKEND))
     return written

@@ -4,6 +4,9 @@ r"""Draw computation graphs and step through the backward pass.
   record per Value (label | data | grad), one small node per op, edges input -> op -> output.
 * :func:`render` writes it as SVG, PNG or PDF with the ``dot`` program when installed, else
   with the Graphviz engine bundled in the ``pygraphviz`` wheel (no system package needed).
+  The layout runs in a child process, so a timeout or Ctrl-C stops it at once and Graphviz's
+  own messages never reach the user's terminal; the drawing's own ``render()``, ``pipe()``,
+  ``view()`` and notebook display go the same way.
 * :func:`backward_steps` lists the chain-rule updates in the order ``backward()`` applies them,
 
   .. math:: x.grad \mathrel{+}= \frac{\partial out}{\partial x} \cdot out.grad
@@ -28,15 +31,22 @@ Clustering convention (``cluster=True``), relying only on parameter labels as
   products, is the neuron's pre-activation;
 * a ``tanh``/``relu``/``sigmoid`` node applied to that pre-activation is its activation.
 
-Everything else (inputs, losses, regularisers such as ``p * p``) stays outside the clusters.
+Everything else stays outside the neurons: the network's inputs in a box on the left, the
+loss, targets and regularisers (such as ``p * p``) in a box on the right.
 """
 
 from __future__ import annotations
 
 import html
+import itertools
 import os
 import re
 import shutil
+import struct
+import subprocess
+import sys
+import unicodedata
+import zlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,6 +75,7 @@ FONT = "Helvetica,Arial,sans-serif"
 HIGHLIGHT_COLOUR = "#d62728"
 CONSTANT_FILL = "#eeeeee"
 OP_FILL = "#fde9b8"
+GREY = "#888888"
 
 # The local derivative d out / d input_i of each op, written symbolically for the step lines.
 # {a} and {b} stand for the inputs' data, {out} for the output's data.
@@ -118,7 +129,7 @@ class _Graph:
     yourself, such as a network's inputs, are drawn once, with an edge to each use.
     """
 
-    def __init__(self, root: Value) -> None:
+    def __init__(self, root: Value, max_values: int | None = None, cluster: bool = False) -> None:
         if not isinstance(root, Value):
             raise TypeError(f"expected a Value as the graph's root, not {type(root).__name__}")
         self.root = root
@@ -137,6 +148,10 @@ class _Graph:
                 self.index[node] = len(self.nodes)
                 self.nodes.append(node)
                 continue
+            # Each box is entered once (a DAG has no node below itself): count it here, so
+            # that a million-node graph is refused after max_values steps, not a full walk.
+            if max_values is not None and len(self.inputs) >= max_values:
+                raise ValueError(_too_many_values(max_values, cluster))
             drawn = tuple(self._drawn_input(x) for x in node.inputs)
             self.inputs[node] = drawn
             stack.append((node, True))
@@ -173,8 +188,13 @@ class _Graph:
             return format_number(node.data)
         return f"{self.name(node)}.data"
 
-    def drawn_node_count(self) -> int:
-        return len(self.nodes) + sum(1 for node in self.nodes if node.inputs)
+
+def _too_many_values(max_nodes: int, cluster: bool) -> str:
+    hint = "" if cluster else " (cluster=True folds an nn model into labelled boxes)"
+    return (
+        f"the graph has more than max_nodes={max_nodes} values to draw; "
+        f"pass max_nodes=None to draw it anyway{hint}"
+    )
 
 
 # ---- backward step-through -----------------------------------------------------------------
@@ -231,7 +251,7 @@ def backward_steps(root: Value) -> list[BackwardStep]:
     for output in reversed(topological_order(root)):
         locals_ = local_derivatives(output)
         for position, (x, local) in enumerate(zip(output.inputs, locals_, strict=True)):
-            if not x.requires_grad:
+            if local is None:  # a constant input: backward() sends it nothing
                 continue
             contribution = local * grads[output]
             grads[x] += contribution
@@ -274,18 +294,114 @@ def _symbolic_derivative(graph: _Graph, output: Value, position: int) -> str:
 
 
 class GraphDrawing(graphviz.Digraph):  # type: ignore[misc]
-    """A ``graphviz.Digraph`` that displays inline in Jupyter without a ``dot`` executable.
+    """A ``graphviz.Digraph`` that draws itself with the backend :func:`render` uses.
 
-    Its notebook display goes through :func:`render_bytes`, so it uses ``dot`` when
-    installed and the ``pygraphviz`` engine otherwise.
+    Its ``pipe()``, ``render()``, ``view()`` and notebook display go through
+    :func:`render_bytes`: ``dot`` when installed, else the ``pygraphviz`` engine, with the
+    same timeout, the same 150 dpi PNGs and no stray messages. ``render()`` writes only
+    the picture; the DOT source file graphviz also leaves behind is written only with
+    ``save_source=True``. Otherwise the arguments mean what they mean in graphviz.
     """
 
     def __repr__(self) -> str:
         # The default repr holds a memory address, so a notebook's text output changed on
         # every run; this one depends on the drawing alone.
-        values = sum("shape=record" in line for line in self.body)
-        edges = sum("->" in line for line in self.body)
+        values = sum(re.match(r"\s*v\d+ \[", line) is not None for line in self.body)
+        edges = sum("->" in line and "style=invis" not in line for line in self.body)
         return f"<GraphDrawing: {values} values, {edges} edges>"
+
+    def pipe(
+        self,
+        format: str | None = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: bool | int | None = None,
+        quiet: bool = False,
+        *,
+        engine: str | None = None,
+        encoding: str | None = None,
+    ) -> bytes | str:
+        """The picture as bytes (as ``str`` when ``encoding`` is given), as graphviz's pipe."""
+        picture = self._draw(format, renderer, formatter, neato_no_op, engine)
+        return picture.decode(encoding) if encoding is not None else picture
+
+    def render(
+        self,
+        filename: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        view: bool = False,
+        cleanup: bool = False,
+        format: str | None = None,
+        renderer: str | None = None,
+        formatter: str | None = None,
+        neato_no_op: bool | int | None = None,
+        quiet: bool = False,
+        quiet_view: bool = False,
+        *,
+        outfile: str | os.PathLike[str] | None = None,
+        engine: str | None = None,
+        raise_if_result_exists: bool = False,
+        overwrite_source: bool = False,
+        save_source: bool = False,
+    ) -> str:
+        """Write the picture and return its path, as graphviz's render names it.
+
+        ``render("x", format="svg")`` writes ``x.svg``; ``render(outfile="x.png")`` writes
+        ``x.png``. The DOT source goes to ``filename`` only with ``save_source=True``
+        (``cleanup`` then removes it again, as in graphviz).
+        """
+        if filename is not None:
+            self.filename = os.fspath(filename)
+        if directory is not None:
+            self.directory = os.fspath(directory)
+        source_path = Path(self.directory, self.filename)
+        if outfile is not None:
+            picture_path = Path(outfile) if directory is not None else Path(self.directory, outfile)
+            if format is None:
+                format = picture_path.suffix.lstrip(".").lower()
+                if not format:
+                    raise ValueError(f"cannot tell the format of {os.fspath(outfile)!r}: no suffix")
+        else:
+            format = format or self.format
+            suffix = ".".join(part for part in (formatter, renderer, format) if part)
+            picture_path = source_path.with_name(f"{source_path.name}.{suffix}")
+        if raise_if_result_exists and picture_path.exists():
+            raise graphviz.FileExistsError(f"output file exists: {os.fspath(picture_path)!r}")
+        picture = self._draw(format, renderer, formatter, neato_no_op, engine)
+        picture_path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(picture_path, picture)
+        if save_source and not cleanup:
+            write_atomically(source_path, self.source)
+        if view or quiet_view:
+            graphviz.view(os.fspath(picture_path), quiet=quiet_view)
+        return os.fspath(picture_path)
+
+    def view(
+        self,
+        filename: str | os.PathLike[str] | None = None,
+        directory: str | os.PathLike[str] | None = None,
+        cleanup: bool = False,
+        quiet: bool = False,
+        quiet_view: bool = False,
+    ) -> str:
+        """Render (as :meth:`render`) and open the picture in the system's viewer."""
+        return self.render(filename, directory, view=True, cleanup=cleanup, quiet_view=quiet_view)
+
+    def _draw(
+        self,
+        format: str | None,
+        renderer: str | None,
+        formatter: str | None,
+        neato_no_op: bool | int | None,
+        engine: str | None,
+    ) -> bytes:
+        if neato_no_op:
+            raise ValueError("neato_no_op is not supported: lay the graph out with an engine")
+        if formatter is not None and renderer is None:
+            raise ValueError("a formatter needs a renderer, as in graphviz")
+        parts = [format or self.format, renderer, formatter]
+        full_format = ":".join(part for part in parts if part)
+        return render_bytes(self.source, full_format, engine=engine or self.engine)
 
     def _repr_image_svg_xml(self) -> str:
         return render_bytes(self.source, "svg").decode("utf-8")
@@ -309,20 +425,31 @@ def draw_dot(
     highlight: Iterable[Value] = (),
     cluster: bool = False,
     step: int | None = None,
+    show_local: bool = False,
+    max_width: float | None = None,
 ) -> GraphDrawing:
-    """Draw the graph below ``root``: a record per Value, a small node per op.
+    r"""Draw the graph below ``root``: a record per Value, a small node per op.
 
     Node ids follow the drawing order, so the same graph always gives the same DOT text.
     Constant leaves are grey and have no grad field; a plain number in the expression is
     drawn at each of its uses. ``highlight`` gets a thick red border.
     ``step=k`` draws the gradients as they stand after step ``k`` of
     :func:`backward_steps`, highlights the node it updates and the edge it flows along.
-    ``max_nodes`` bounds the drawn nodes (values plus ops; with ``cluster=True`` each
-    top-level cluster counts as one); above it a ``ValueError`` is raised.
+    ``max_nodes`` bounds the Value boxes drawn, clustered or not (op nodes come with
+    them); the walk stops at the first box past it and raises a ``ValueError``.
+    ``show_local`` writes on each input edge its local derivative
+    :math:`\partial out / \partial input`, the number the chain rule multiplies by
+    ``out.grad`` (none on a constant's edge: it gets no gradient).
+    ``cluster=True`` boxes an ``nn`` model as a reader expects: inputs on the left, layers
+    left to right, neurons top to bottom in index order, titled in words ("layer 0 ·
+    neuron 1"); the loss and targets follow on the right. ``max_width`` (inches) scales
+    the picture down to that width if it is wider.
     """
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
-    graph = _Graph(root)
+    if max_width is not None and not (isinstance(max_width, int | float) and max_width > 0):
+        raise ValueError(f"max_width must be a positive number of inches, not {max_width!r}")
+    graph = _Graph(root, max_nodes, cluster)
     highlighted: list[Value] = []
     for node in highlight:
         drawn = graph.drawn(node) if isinstance(node, Value) else []
@@ -330,7 +457,6 @@ def draw_dot(
             raise ValueError(f"cannot highlight {node!r}: it is not a node of this graph")
         highlighted.extend(drawn)
     owners = _neuron_owners(graph) if cluster else {}
-    _check_size(graph, owners, max_nodes)
 
     grads: Mapping[Value, float] = {node: node.grad for node in graph.nodes}
     highlighted_edge: tuple[Value, Value, int] | None = None
@@ -352,57 +478,155 @@ def draw_dot(
         edge_attr={"fontname": FONT, "fontsize": "10"},
     )
     if caption:  # a frame carries its own line of arithmetic
-        dot.attr(label=graphviz.nohtml(caption), labelloc="t", labeljust="l", fontsize="14")
+        dot.attr(
+            label=graphviz.nohtml(_text_escape(caption)), labelloc="t", labeljust="l", fontsize="14"
+        )
+    if max_width is not None:  # only shrinks: Graphviz's size without "!" never enlarges
+        dot.attr(size=f"{max_width:g},{1000 * max_width:g}")
     emphasised = set(highlighted)
     drawn_name = step is not None  # frames name unlabelled nodes as the step lines do
-    statements: dict[str, list[Value]] = {}
-    for node in graph.nodes:
-        statements.setdefault(owners.get(node, ""), []).append(node)
 
-    def add_nodes(target: Any, nodes: list[Value]) -> None:
+    def add_nodes(target: Any, nodes: Iterable[Value]) -> None:
         for node in nodes:
             _add_value_node(
                 target, graph, node, grads, show_grad, node in emphasised, rankdir,
                 drawn_name, cluster,
             )  # fmt: skip
 
-    add_nodes(dot, statements.pop("", []))
-    for layer, neurons in _group_by_layer(statements):
-        if layer:
-            with dot.subgraph(name=f"cluster_{layer}") as layer_box:
-                layer_box.attr(label=layer, style="rounded", color="#888888", fontname=FONT)
-                for neuron in neurons:
-                    _add_neuron_cluster(layer_box, neuron, statements[neuron], add_nodes)
-        else:
-            for neuron in neurons:
-                _add_neuron_cluster(dot, neuron, statements[neuron], add_nodes)
-
+    if owners:  # cluster=True on a graph with nn parameters in it
+        # newrank lets one rank=same group hold nodes of different clusters (see below).
+        # Tighter than usual: a model has many ranks, and a notebook cell is narrow.
+        dot.attr(newrank="true", ranksep="0.2", nodesep="0.1")
+        boxes = _add_clusters(dot, graph, owners, add_nodes)
+    else:
+        add_nodes(dot, graph.nodes)
+        boxes = {}
     for node in graph.nodes:
         if node.inputs:
-            _add_edges(dot, graph, node, highlighted_edge)
+            _add_edges(dot, graph, node, highlighted_edge, show_local, boxes)
     return dot
 
 
-def _add_neuron_cluster(target: Any, neuron: str, nodes: list[Value], add_nodes: Any) -> None:
-    short = neuron.rsplit(".", 2)
-    with target.subgraph(name=f"cluster_{neuron}") as box:
-        box.attr(label=".".join(short[-2:]), style="rounded,dashed", color="#888888")
-        add_nodes(box, nodes)
+_NEURON_PATH = re.compile(r"^(?:(?P<layer>.+)\.)?neurons\.\d+$")
 
 
-def _group_by_layer(statements: Mapping[str, list[Value]]) -> list[tuple[str, list[str]]]:
-    """Neuron paths grouped by their layer path, both in drawing order."""
+def _add_clusters(
+    dot: Any, graph: _Graph, owners: Mapping[Value, str], add_nodes: Callable[..., None]
+) -> dict[Value, str]:
+    """The network's inputs, then each layer with its neurons, in index order; the rest.
+
+    Returns the box of each boxed node: ``"inputs"`` or its neuron's path.
+    """
+    # The inputs: every node outside the neurons that a neuron depends on (the data, and
+    # whatever arithmetic made it), so that nothing upstream lands in the box on the right.
+    upstream: set[Value] = set()
+    stack = [x for node in owners for x in graph.inputs[node] if x not in owners]
+    while stack:
+        node = stack.pop()
+        if node not in upstream:
+            upstream.add(node)
+            stack.extend(x for x in graph.inputs.get(node, ()) if x not in owners)
+    inputs = [n for n in graph.nodes if n in upstream]
+    if inputs:
+        with dot.subgraph(name="cluster_inputs") as box:
+            box.attr(label="inputs", style="rounded", color=GREY)
+            add_nodes(box, inputs)
+    members: dict[str, list[Value]] = {}
+    for node in graph.nodes:
+        if node in owners:
+            members.setdefault(owners[node], []).append(node)
     layers: dict[str, list[str]] = {}
-    for neuron in statements:
-        match = re.match(r"^(?:(.+)\.)?neurons\.\d+$", neuron)
-        layer = (match.group(1) or "") if match else ""
-        layers.setdefault(layer, []).append(neuron)
-    return list(layers.items())
+    for neuron in sorted(members, key=_index_order):
+        match = _NEURON_PATH.match(neuron)
+        layers.setdefault(match["layer"] or "" if match else "", []).append(neuron)
+    numbers = itertools.count(1)  # cluster ids by position: a label may hold any text
+
+    def add_neurons(target: Any, neurons: list[str]) -> None:
+        for neuron in neurons:
+            with target.subgraph(name=f"cluster_{next(numbers)}") as box:
+                box.attr(label=_text_escape(_title(neuron)), style="rounded,dashed", color=GREY)
+                add_nodes(box, members[neuron])
+
+    for layer, neurons in layers.items():
+        if not layer:  # neurons of no layer (a lone Neuron or Layer): a box each
+            add_neurons(dot, neurons)
+            continue
+        with dot.subgraph(name=f"cluster_{next(numbers)}") as layer_box:
+            layer_box.attr(label=_text_escape(_title(layer)), style="rounded", color=GREY)
+            add_neurons(layer_box, neurons)
+    taken = set(inputs) | set(owners)
+    rest = [n for n in graph.nodes if n not in taken]
+    if rest:  # the loss, the targets and whatever else follows the network
+        with dot.subgraph(name="cluster_after") as box:
+            box.attr(label=_text_escape(graph.root.label or "loss"), style="rounded", color=GREY)
+            add_nodes(box, rest)
+    # The order within a rank is Graphviz's to choose, unless edges inside the rank fix
+    # it: invisible ones chain the input leaves, and each layer's weights, in index order.
+    # NOTE: in this left-to-right layout such an edge puts its head above its tail (tried
+    # on nine network shapes: each ordered right only with the edges pointing upwards).
+    weights_by_layer: dict[str, list[tuple[list[tuple[int, int | str]], Value]]] = {}
+    for node, neuron in owners.items():
+        parameter = _PARAMETER.match(node.label)
+        if parameter and parameter["kind"] != "b":
+            match = _NEURON_PATH.match(neuron)
+            layer = (match["layer"] or "") if match else ""
+            weights_by_layer.setdefault(layer, []).append((_index_order(node.label), node))
+    chains = [[n for n in inputs if not n.inputs]] + [
+        [n for _, n in sorted(w, key=lambda item: item[0])] for w in weights_by_layer.values()
+    ]
+    for chain in chains:
+        if len(chain) > 1:
+            with dot.subgraph() as same_rank:
+                same_rank.attr(rank="same")
+                for upper, lower in itertools.pairwise(chain):
+                    same_rank.edge(graph.node_id(lower), graph.node_id(upper), style="invis")
+    return {**owners, **dict.fromkeys(inputs, "inputs"), **dict.fromkeys(rest, "after")}
+
+
+def _index_order(path: str) -> list[tuple[int, int | str]]:
+    """A sort key reading the numbers in a dotted path as numbers (neurons.10 after .9)."""
+    return [(0, int(part)) if part.isdigit() else (1, part) for part in path.split(".")]
+
+
+def _title(path: str) -> str:
+    """A dotted module path in words: ``layers.0.neurons.1`` -> ``layer 0 · neuron 1``."""
+    parts = path.split(".")
+    words = []
+    for i, part in enumerate(parts):
+        if part.isdigit() and i > 0:
+            continue  # read with the name before it
+        following = parts[i + 1] if i + 1 < len(parts) else ""
+        if following.isdigit():
+            words.append(f"{part.removesuffix('s')} {following}")
+        else:
+            words.append(part)
+    return " · ".join(words)
+
+
+# Characters that would vanish, end a C string (NUL), break the SVG's XML or turn the text
+# around (U+202E) are spelled out as Python writes them: "\x00", "\n", "\u202e".
+_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Cn", "Zl", "Zp"})
+
+
+def _visible(text: str) -> str:
+    """``text`` with control, format and unassigned characters written as escapes."""
+    return "".join(
+        char.encode("unicode_escape").decode("ascii")
+        if unicodedata.category(char) in _INVISIBLE
+        else char
+        for char in text
+    )
+
+
+def _text_escape(text: str) -> str:
+    """Any text as it must stand inside a quoted DOT string to be shown as it is."""
+    # Graphviz reads "\n", "\N" ... as escapes and "&amp;" as an entity: make both literal.
+    return _visible(text).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _record_escape(text: str) -> str:
-    # These characters structure a record label; a backslash makes them literal.
-    return re.sub(r'([\\{}|<>"])', r"\\\1", text)
+    """Any text as one field of a record label (its structuring characters made literal)."""
+    return re.sub(r"([{}|<>])", r"\\\1", _text_escape(text))
 
 
 def _add_value_node(
@@ -429,31 +653,52 @@ def _add_value_node(
         fields.append(f"data {format_number(node.data)}")
         if show_grad:
             fields.append(f"grad {format_number(grads.get(node, 0.0))}")
-    record = " | ".join(_record_escape(field) for field in fields)
-    if rankdir in ("LR", "RL"):  # braces turn the fields into a row across the edge flow
-        record = "{ " + record + " }"
-    attributes = {"shape": "record", "style": "rounded,filled", "fillcolor": "white"}
+    attributes = {"style": "rounded,filled", "fillcolor": "white"}
+    if cluster:
+        # Fields stacked, so a model's many ranks stay narrow enough for a notebook; a
+        # table, not a record, since Graphviz drops the ordering edges next to records.
+        rows = "<hr/>".join(f"<tr><td>{html.escape(_visible(field))}</td></tr>" for field in fields)
+        text = f'<<table border="0" cellborder="0" cellpadding="0">{rows}</table>>'
+        attributes.update(shape="box", margin="0.02,0.01")
+    else:
+        text = graphviz.nohtml(" | ".join(_record_escape(field) for field in fields))
+        if rankdir in ("LR", "RL"):  # braces turn the fields into a row across the flow
+            text = graphviz.nohtml("{ " + text + " }")
+        attributes.update(shape="record")
     if not node.requires_grad:
         attributes.update(fillcolor=CONSTANT_FILL, fontcolor="#555555", color="#999999")
     if emphasised:
         attributes.update(color=HIGHLIGHT_COLOUR, penwidth="3")
-    target.node(graph.node_id(node), graphviz.nohtml(record), **attributes)
+    target.node(graph.node_id(node), text, **attributes)
     if node.inputs:
+        size = {"fontsize": "10", "margin": "0.02,0.01", "height": "0.2", "width": "0.3"}
+        if not cluster:
+            size = {"fontsize": "11", "margin": "0.05,0.02", "height": "0.3"}
         target.node(
-            graph.op_id(node), node.op, shape="ellipse", style="filled", fillcolor=OP_FILL,
-            fontsize="11", margin="0.05,0.02", height="0.3",
-        )  # fmt: skip
+            graph.op_id(node), node.op, shape="ellipse", style="filled", fillcolor=OP_FILL, **size
+        )
 
 
 def _add_edges(
-    dot: Any, graph: _Graph, node: Value, highlighted_edge: tuple[Value, Value, int] | None
+    dot: Any,
+    graph: _Graph,
+    node: Value,
+    highlighted_edge: tuple[Value, Value, int] | None,
+    show_local: bool,
+    boxes: Mapping[Value, str],
 ) -> None:
     op_id = graph.op_id(node)
     roles = ARGUMENT_ROLES.get(node.op)
+    locals_ = _local_labels(node) if show_local else [None] * len(node.inputs)
     for position, x in enumerate(graph.inputs[node]):
-        attributes = {}
-        if roles is not None:
-            attributes["label"] = roles[position]
+        words = [roles[position]] if roles is not None else []
+        if locals_[position] is not None:
+            words.append(cast(str, locals_[position]))
+        attributes = {"label": ": ".join(words)} if words else {}
+        if x in boxes and boxes.get(node) != boxes[x]:
+            # An edge leaving a box spans two ranks: the next box's weights take the free
+            # rank between, so the boxes stand side by side instead of in a staircase.
+            attributes["minlen"] = "2"
         if highlighted_edge == (x, node, position):
             attributes.update(color=HIGHLIGHT_COLOUR, penwidth="3")
         dot.edge(graph.node_id(x), op_id, **attributes)
@@ -463,26 +708,13 @@ def _add_edges(
         dot.edge(op_id, graph.node_id(node))
 
 
-def _check_size(graph: _Graph, owners: Mapping[Value, str], max_nodes: int | None) -> None:
-    if max_nodes is None:
-        return
-    if owners:
-        outside = sum(1 + bool(node.inputs) for node in graph.nodes if node not in owners)
-        top_level = {_top_level_cluster(owner) for owner in owners.values()}
-        count = outside + len(top_level)
-    else:
-        count = graph.drawn_node_count()
-    if count > max_nodes:
-        raise ValueError(
-            f"the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
-            "pass max_nodes=None to draw it anyway, or cluster=True to fold an nn model's "
-            "neurons and layers into boxes"
-        )
-
-
-def _top_level_cluster(neuron: str) -> str:
-    match = re.match(r"^(.+)\.neurons\.\d+$", neuron)
-    return match.group(1) if match else neuron
+def _local_labels(node: Value) -> list[str | None]:
+    """Each input edge's local derivative as drawn; None for a constant input."""
+    try:
+        locals_ = local_derivatives(node)
+    except (ArithmeticError, ValueError):  # backward() would fail here too: say so
+        return ["undefined" if x.requires_grad else None for x in node.inputs]
+    return [None if local is None else format_number(local) for local in locals_]
 
 
 def _neuron_owners(graph: _Graph) -> dict[Value, str]:
@@ -525,17 +757,80 @@ class GraphvizNotFoundError(RuntimeError):
     """Neither the Graphviz ``dot`` program nor the ``pygraphviz`` package is available."""
 
 
-def render_bytes(source: str, format: str, *, backend: str | None = None) -> bytes:
+class GraphvizError(RuntimeError):
+    """Graphviz could not lay out or draw a graph (its own message follows)."""
+
+
+RASTER_FORMATS = ("png", "jpeg", "jpg", "gif")
+DEFAULT_DPI = 150.0  # 72 dpi made an x * y drawing 588 px wide: too small for a projector
+DEFAULT_TIMEOUT = 60.0
+
+# The layout in a child process, so that a timeout or Ctrl-C can stop it (a layout in
+# this process holds the interpreter until it ends) and Graphviz's libraries print to a
+# stderr of their own. Arguments: pygraphviz's folder, format, engine, dpi (or "").
+_PYGRAPHVIZ_LAYOUT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+import pygraphviz
+graph = pygraphviz.AGraph(string=sys.stdin.buffer.read().decode("utf-8"))
+if sys.argv[4] and not graph.graph_attr.get("dpi"):
+    graph.graph_attr["dpi"] = sys.argv[4]
+sys.stdout.buffer.write(graph.draw(format=sys.argv[2], prog=sys.argv[3]))
+"""
+
+
+def render_bytes(
+    source: str,
+    format: str,
+    *,
+    backend: str | None = None,
+    engine: str = "dot",
+    timeout: float | None = DEFAULT_TIMEOUT,
+    dpi: float | None = DEFAULT_DPI,
+) -> bytes:
     """Lay out DOT ``source`` and return the picture in ``format`` (``svg``, ``png`` ...).
 
-    ``backend`` is ``"dot"`` (the Graphviz program, via the graphviz package),
-    ``"pygraphviz"`` (its bundled engine) or None: ``dot`` when on PATH, else pygraphviz.
+    ``backend`` is ``"dot"`` (the Graphviz program), ``"pygraphviz"`` (the Graphviz engine
+    bundled in its wheel) or None: ``dot`` when on PATH, else pygraphviz. Either runs in a
+    child process, stopped after ``timeout`` seconds (``TimeoutError``) or on Ctrl-C
+    (``KeyboardInterrupt``). Its messages are kept, and shown only if it fails.
+    ``dpi`` sets the resolution of raster formats, unless the graph sets its own.
     """
     if backend not in (None, "dot", "pygraphviz"):
         raise ValueError(f"backend must be 'dot', 'pygraphviz' or None, not {backend!r}")
-    if backend == "dot" or (backend is None and shutil.which("dot") is not None):
-        output: bytes = graphviz.pipe("dot", format, source.encode("utf-8"))
-        return output
+    dpi_text = f"{dpi:g}" if dpi is not None and format.split(":")[0] in RASTER_FORMATS else ""
+    program = shutil.which("dot") if backend != "pygraphviz" else None
+    if program is not None:
+        command = [program, f"-K{engine}", f"-T{format}"]
+        if dpi_text:
+            command.append(f"-Gdpi={dpi_text}")  # a dpi set in the graph itself wins
+    elif backend == "dot":
+        raise GraphvizNotFoundError("backend='dot' needs the Graphviz dot program on PATH")
+    else:
+        folder = _pygraphviz_folder()
+        command = [sys.executable, "-I", "-c", _PYGRAPHVIZ_LAYOUT, folder, format, engine, dpi_text]
+    picture = _run_layout(command, source.encode("utf-8"), timeout)
+    if dpi_text and format == "png":
+        picture = _png_with_resolution(picture, float(dpi_text))
+    return picture
+
+
+def _png_with_resolution(png: bytes, dpi: float) -> bytes:
+    """The PNG with a pHYs chunk saying ``dpi``, so that slides and documents size it right.
+
+    Graphviz's cairo renderer draws at the dpi asked for but does not record it.
+    """
+    signature, header_end = b"\x89PNG\r\n\x1a\n", 8 + 8 + 13 + 4  # the IHDR chunk comes first
+    if not png.startswith(signature) or b"pHYs" in png[: png.find(b"IDAT")]:
+        return png
+    per_metre = round(dpi / 0.0254)
+    body = b"pHYs" + struct.pack(">IIB", per_metre, per_metre, 1)  # 1: the unit is the metre
+    chunk = struct.pack(">I", 9) + body + struct.pack(">I", zlib.crc32(body))
+    return png[:header_end] + chunk + png[header_end:]
+
+
+def _pygraphviz_folder() -> str:
+    """The folder pygraphviz is imported from, for the child process to import it too."""
     try:
         import pygraphviz
     except ImportError as error:
@@ -543,8 +838,31 @@ def render_bytes(source: str, format: str, *, backend: str | None = None) -> byt
             "rendering needs Graphviz: install the Python wheel with 'pip install pygraphviz' "
             "or the dot program (e.g. 'apt install graphviz', 'brew install graphviz')"
         ) from error
-    output = pygraphviz.AGraph(string=source).draw(format=format, prog="dot")
-    return output
+    return str(Path(pygraphviz.__file__).resolve().parent.parent)
+
+
+def _run_layout(command: list[str], source: bytes, timeout: float | None) -> bytes:
+    """Run ``command`` on ``source``; kill it (and wait for it) if anything interrupts."""
+    with subprocess.Popen(
+        command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as process:
+        try:
+            picture, messages = process.communicate(source, timeout=timeout)
+        except BaseException as interruption:  # a timeout, Ctrl-C, anything: no orphan
+            process.kill()
+            process.wait()
+            if isinstance(interruption, subprocess.TimeoutExpired):
+                raise TimeoutError(
+                    f"the graph's layout took longer than timeout={timeout} s and was stopped; "
+                    "draw a smaller graph or pass a larger timeout (None waits forever)"
+                ) from None
+            raise
+    if process.returncode != 0:
+        lines = messages.decode("utf-8", "replace").strip().splitlines() or ["no message"]
+        graphviz_errors = [line for line in lines if line.startswith("Error")]  # its own words
+        reason = (graphviz_errors or lines)[0 if graphviz_errors else -1]
+        raise GraphvizError(f"Graphviz failed (exit status {process.returncode}): {reason}")
+    return picture
 
 
 def render(
@@ -553,13 +871,17 @@ def render(
     format: str | None = None,
     *,
     backend: str | None = None,
+    timeout: float | None = DEFAULT_TIMEOUT,
+    dpi: float | None = DEFAULT_DPI,
 ) -> Path:
     """Write the drawing of a Value (or a ready ``Digraph``) to ``path``; return the path.
 
     ``format`` is ``svg``, ``png`` or ``pdf``, taken from the suffix when None (another
     suffix is a ``ValueError``). ``dot`` renders when on PATH, else pygraphviz; without
     either a :class:`GraphvizNotFoundError` (a ``RuntimeError``) says how to install one.
-    The file is written atomically (a temporary file, then ``os.replace``).
+    A layout longer than ``timeout`` seconds raises ``TimeoutError``, Ctrl-C raises
+    ``KeyboardInterrupt``; both stop it at once and write nothing. PNGs get ``dpi``
+    (150). The file is written atomically (a temporary file, then ``os.replace``).
     """
     target = Path(path)
     chosen = format if format is not None else target.suffix.lstrip(".").lower()
@@ -574,7 +896,7 @@ def render(
         raise TypeError(
             f"render() takes a Value or a graphviz graph, not {type(root_or_digraph).__name__}"
         )
-    picture = render_bytes(source, chosen, backend=backend)
+    picture = render_bytes(source, chosen, backend=backend, timeout=timeout, dpi=dpi)
     write_atomically(target, picture)
     return target
 
