@@ -117,7 +117,7 @@ plt.show()
 # multiplies the error by the same factor (until, near step 75, it reaches the resolution of a
 # float, about $4 \cdot 10^{-16}$ here). Near the minimum
 # $f'(x) \approx f''(8/3)\,(x - 8/3) = 8\,(x - 8/3)$, so one step maps the error $e$ to
-# $e - \eta \cdot 8 e = (1 - 0.4)\,e = 0.6\,e$. That is **linear convergence**. (Notebook 8
+# $e - \eta \cdot 8 e = (1 - 0.4)\,e = 0.6\,e$. That is **linear convergence**. (Notebook 9
 # uses the second derivative to do much better.)
 #
 # ## Two variables: the gradient

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 3 · The `Value` engine and `backward()`, step by step
+# # 4 · The `Value` engine and `backward()`, step by step
 #
 # **After this notebook you will be able to**
 #
@@ -162,7 +162,7 @@ draw_dot(o)
 #
 # Leaves **add** into `.grad` across calls, as in PyTorch: a second `backward()` doubles
 # every leaf gradient. (Accumulating is what lets a mini-batch sum gradients over its
-# examples.) Before each new pass, set the gradients to zero; the optimisers of notebook 6
+# examples.) Before each new pass, set the gradients to zero; the optimisers of notebook 7
 # have a `zero_grad()` method for this.
 
 # %%

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 6 · Optimisers: SGD, momentum, Nesterov, RMSprop, Adam
+# # 7 · Optimisers: SGD, momentum, Nesterov, RMSprop, Adam
 #
 # **After this notebook you will be able to**
 #

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 5 · Training networks on real data
+# # 6 · Training networks on real data
 #
 # **After this notebook you will be able to**
 #
@@ -29,7 +29,7 @@ from tinygrad_edu.train import accuracy, fit, predict
 # 1. **forward**: run the network on each example of the batch;
 # 2. **loss**: one number $L$ saying how wrong the outputs are, averaged over the batch;
 # 3. **backward**: `zero_grad()` then `L.backward()` fills $\partial L/\partial\theta$ for
-#    every parameter $\theta$ (zeroing first, because gradients accumulate: notebook 3);
+#    every parameter $\theta$ (zeroing first, because gradients accumulate: notebook 4);
 # 4. **step**: the optimiser moves each parameter against its gradient,
 #    $\theta \leftarrow \theta - \eta\, \partial L/\partial \theta$.
 #

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 7 · Gradient checking and property tests
+# # 8 · Gradient checking and property tests
 #
 # **After this notebook you will be able to**
 #

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 4 · From a neuron to a multi-layer network
+# # 5 · From a neuron to a multi-layer network
 #
 # **After this notebook you will be able to**
 #

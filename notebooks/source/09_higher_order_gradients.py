@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 8 · Higher-order gradients and Newton's method
+# # 9 · Higher-order gradients and Newton's method
 #
 # **After this notebook you will be able to**
 #
@@ -44,7 +44,7 @@ print(f"by hand:  f' = {3 * 9 - 8 * 3}, f'' = {6 * 3 - 8}, f''' = 6")
 
 # %% [markdown]
 # `gradgradcheck` compares the engine's second derivatives with central differences of its
-# first derivatives, the way `gradcheck` did for first derivatives in notebook 7:
+# first derivatives, the way `gradcheck` did for first derivatives in notebook 8:
 
 # %%
 print(gradgradcheck(f, [3.0]))
