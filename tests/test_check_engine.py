@@ -197,5 +197,7 @@ def test_the_report_reads_well_and_is_the_same_every_run() -> None:
     assert lines[1] == "ops tested: + * tanh"
     assert "FAIL  reuse: a node used twice gets the sum of both paths" in first
     assert "      | out = a + a" in first
+    summary = check_engine(engine, max_examples=EXAMPLES).summary().splitlines()
+    assert summary == [line for line in lines if not line.startswith("      ")]
     with pytest.raises(KeyError, match="no property named 'speed'"):
         check_engine(make_engine(), max_examples=10)["speed"]

@@ -17,10 +17,10 @@ CHECK_CALL = re.compile(r"""check\(\s*["'](\d\d\.\d+)["']""")
 
 
 def exercises_section(source: Path) -> str:
-    """The markdown of a notebook's '## Exercises' section, up to the next heading."""
+    """The markdown of a notebook's '## Exercises' section, up to the next heading or cell."""
     text = source.read_text(encoding="utf-8")
     section = text.split("# ## Exercises", 1)[1]
-    return re.split(r"^# ## ", section, maxsplit=1, flags=re.MULTILINE)[0]
+    return re.split(r"^# ## |^# %%", section, maxsplit=1, flags=re.MULTILINE)[0]
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=[source.stem for source in SOURCES])

@@ -260,13 +260,16 @@ print(np.round(matrix_form[0][0], 5))
 #
 # ## Exercises
 #
+# Check each answer with `check(...)` from `tinygrad_edu.exercises`; `solution(...)` shows a
+# worked answer.
+#
 # 1. In the 2-2-2 network, change the target to $y = (0.54, 0.16)$ (the current output).
-#    Which gradients become 0, and why?
+#    How many of the 12 gradients become 0, and why? Check: `check("05.1", count)`.
 # 2. Give the hidden layer of the 2-2-2 network a sigmoid (`activation="sigmoid"`). Which
 #    of the hand formulas change? Redo $\delta^{(1)}$ with the factor $\sigma'(z^{(1)})$ and
-#    compare with the engine.
-# 3. In `backprop_matrix_form`, replace the sigmoid by $\tanh$ (derivative $1 - \tanh^2$)
-#    and check it against `MLP(..., activation="tanh")`.
+#    compare with the engine. Check: `check("05.2", (delta1_0, delta1_1))`.
+# 3. Do the same with $\tanh$ (derivative $1 - \tanh^2$), and check it against
+#    `MLP(..., activation="tanh")`. Check: `check("05.3", (delta1_0, delta1_1))`.
 #
 # ## Checks
 

@@ -124,13 +124,20 @@ class EngineReport:
         """The names of the properties that failed."""
         return [result.name for result in self.results if not result.passed]
 
-    def __str__(self) -> str:
+    def _header(self) -> list[str]:
         passed = sum(result.passed for result in self.results)
-        header = [
+        return [
             f"check_engine({self.engine}): {passed} of {len(self.results)} properties passed",
             f"ops tested: {' '.join(self.ops)}",
         ]
-        return "\n".join(header + [str(result) for result in self.results])
+
+    def summary(self) -> str:
+        """One line per property, PASS or FAIL, without the counterexamples."""
+        lines = [str(result).splitlines()[0] for result in self.results]
+        return "\n".join(self._header() + lines)
+
+    def __str__(self) -> str:
+        return "\n".join(self._header() + [str(result) for result in self.results])
 
 
 # ---- random expressions ------------------------------------------------------------------
