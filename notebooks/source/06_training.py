@@ -6,18 +6,26 @@
 # - write the training loop (forward, loss, `zero_grad`, `backward`, `step`) and know what
 #   `fit` does for you;
 # - train a classifier on two moons with the hinge loss and draw its decision boundary;
+# - see what goes wrong when a training loop forgets `zero_grad()`;
 # - explain why a 10-3-2 sigmoid network gets every one of 324 *unseen* 10-bit numbers right
 #   in the parity task, by reading its weights;
-# - train on the 8x8 handwritten digits and measure test accuracy honestly.
+# - say what logits, softmax and the cross-entropy loss are, and derive its gradient
+#   $p - y$;
+# - train on the 8x8 handwritten digits, measure test accuracy honestly, and save and load
+#   the trained model.
 
 # %%
 # %matplotlib inline
+import math
+import tempfile
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 
-from tinygrad_edu import no_grad
+from tinygrad_edu import Value, no_grad
 from tinygrad_edu.data import load_digits, make_moons, parity_bits, train_test_split
-from tinygrad_edu.nn import MLP, hinge_loss
+from tinygrad_edu.nn import MLP, cross_entropy, hinge_loss, softmax
 from tinygrad_edu.optim import SGD, Adam
 from tinygrad_edu.train import accuracy, fit, predict
 
@@ -51,6 +59,50 @@ optimizer.zero_grad()  # 3. backward
 loss.backward()
 optimizer.step()  # 4. step
 print(f"{len(model.parameters())} parameters; hinge loss on the first batch: {loss.data:.4f}")
+
+# %% [markdown]
+# ## The classic mistake: forgetting `zero_grad()`
+#
+# `backward()` **adds** to `.grad` (notebook 4 showed why it must: a value used twice
+# collects both paths). A loop that never clears the gradients therefore steps along the
+# *sum of all gradients so far*. The smallest case shows what that does: one parameter $w$,
+# the loss $L(w) = (w - 3)^2$, SGD with $\eta = 0.1$, 60 steps from $w = 0$, with and
+# without the `zero_grad()` line.
+
+
+# %%
+def descend_on_a_parabola(clear_gradients, steps=60):
+    """w after each SGD step on (w - 3)^2 from w = 0, with or without zero_grad."""
+    w = Value(0.0, "w")
+    sgd = SGD([w], lr=0.1)
+    path = [w.data]
+    for _ in range(steps):
+        parabola_loss = (w - 3) ** 2
+        if clear_gradients:
+            sgd.zero_grad()
+        parabola_loss.backward()
+        sgd.step()
+        path.append(w.data)
+    return path
+
+
+with_zero_grad = descend_on_a_parabola(clear_gradients=True)
+without_zero_grad = descend_on_a_parabola(clear_gradients=False)
+figure, axis = plt.subplots(figsize=(8, 3))
+axis.plot(with_zero_grad, ".-", label="with zero_grad()")
+axis.plot(without_zero_grad, ".-", label="without zero_grad()")
+axis.axhline(3.0, color="black", linewidth=0.8)
+axis.set(xlabel="step", ylabel="$w$", title="SGD on $(w - 3)^2$: the minimum is $w = 3$")
+axis.legend()
+plt.show()
+print(f"after 60 steps: w = {with_zero_grad[-1]:.4f} with zero_grad, "
+      f"{without_zero_grad[-1]:.4f} without")  # fmt: skip
+
+# %% [markdown]
+# With `zero_grad()` the error shrinks by a factor $1 - 2\eta = 0.8$ per step. Without it,
+# the summed gradient still points uphill long after $w$ has passed 3, so $w$ swings between
+# about 0 and 6 for ever. In a network the same mistake looks like a loss that will not
+# settle, or that explodes.
 
 # %% [markdown]
 # `fit` runs this loop for a number of epochs with shuffled mini-batches and records the
@@ -115,9 +167,25 @@ plt.show()
 # on the other 324. The test numbers include bit patterns the network never saw: every
 # number from 768 up starts with the bits `11`, and no training number does.
 #
-# The network: 10 inputs, a hidden layer of 3 sigmoid neurons, 2 outputs (one logit per
-# class), trained with the softmax **cross-entropy** loss
-# $-\log \frac{e^{z_y}}{\sum_c e^{z_c}}$ and the Adam optimiser (notebook 6).
+# The network: 10 inputs, a hidden layer of 3 sigmoid neurons, 2 outputs (one per class:
+# "odd", "even"), trained with the **squared error** between the outputs and the one-hot
+# target ($(1, 0)$ for odd, $(0, 1)$ for even) and plain SGD, $\eta = 0.3$, mini-batches of
+# 8. The prediction is the class with the larger output.
+#
+# **How this differs from the seed's recipe, and why.** The seed trains this network with
+# the same loss, optimiser, learning rate and batch size, for **1000 epochs**, on the parity
+# of *all ten* bits (their XOR). Two differences:
+#
+# | | seed | here |
+# |---|---|---|
+# | label | XOR of all 10 bits | even or odd (the last bit), as `parity_bits` defines it |
+# | epochs | 1000 | 20 |
+#
+# The label: `parity_bits` follows the package's definition (SPEC §4), the evenness of the
+# number; the XOR of all ten bits is a different and much harder task, in which every bit
+# matters. The epochs: one epoch takes about 0.3 s on this scalar engine, so the seed's 1000
+# would take five minutes, while on this task the training loss is below 0.001 by the
+# third epoch (printed below).
 
 # %%
 bits, even = parity_bits(10)
@@ -126,15 +194,16 @@ parity_history = fit(
     parity_model,
     bits[:700],
     even[:700],
-    loss="ce",
-    optimizer=Adam(parity_model.parameters(), lr=0.1),
-    epochs=5,
-    batch_size=16,
+    loss="mse",
+    optimizer=SGD(parity_model.parameters(), lr=0.3),
+    epochs=20,
+    batch_size=8,
     progress=False,
     seed=0,
 )
-parity_test_accuracy = accuracy(parity_model, bits[700:], even[700:], loss="ce")
-print(f"training accuracy per epoch: {[round(a, 3) for a in parity_history.accuracy]}")
+parity_test_accuracy = accuracy(parity_model, bits[700:], even[700:], loss="mse")
+print(f"training loss, epochs 1-5: {[round(v, 4) for v in parity_history.loss[:5]]}")
+print(f"training accuracy per epoch: {[round(a, 3) for a in parity_history.accuracy[:5]]} ...")
 print(f"test accuracy on the {len(bits[700:])} numbers 700..1023: {parity_test_accuracy}")
 
 # %% [markdown]
@@ -155,18 +224,59 @@ figure.colorbar(image, ax=axes)
 plt.show()
 
 # %% [markdown]
+# ## Ten classes: logits, softmax and the cross-entropy loss
+#
+# For the digits the network has 10 outputs $z_0, \dots, z_9$, one per class. They are
+# plain numbers of any sign, called **logits**: the larger $z_c$, the more the network
+# favours class $c$. The **softmax** turns them into probabilities, positive and summing
+# to 1:
+#
+# $$p_c = \frac{e^{z_c}}{\sum_k e^{z_k}} .$$
+#
+# The **cross-entropy** loss of an example whose true class is $y$ is the negative log of
+# the probability given to it, $L = -\log p_y$: near 0 when the network is sure and right,
+# large when it is sure and wrong.
+#
+# **Its gradient is $p - y$.** Write $L = -z_y + \log \sum_k e^{z_k}$. The derivative of
+# the first term by $z_c$ is $-1$ if $c = y$ and 0 otherwise; of the second,
+# $e^{z_c} / \sum_k e^{z_k} = p_c$. So
+#
+# $$\frac{\partial L}{\partial z_c} = p_c - [c = y], \qquad
+#   \nabla_z L = p - \text{onehot}(y):$$
+#
+# the predicted probabilities minus the one-hot target. Every wrong class is pushed down by
+# its probability, the right class up by $1 - p_y$. The engine agrees:
+
+# %%
+logits = [Value(v) for v in (2.0, -1.0, 0.5)]
+true_class = 0
+ce = cross_entropy(logits, true_class)
+ce.backward()
+probabilities = [p.data for p in softmax([Value(v.data) for v in logits])]
+p_minus_y = [p - (c == true_class) for c, p in enumerate(probabilities)]
+print(f"softmax p = {[round(p, 4) for p in probabilities]}, loss = -log p_0 = {ce.data:.4f}")
+print(f"engine gradient = {[round(v.grad, 4) for v in logits]}")
+print(f"p - onehot(y)   = {[round(v, 4) for v in p_minus_y]}")
+
+# %% [markdown]
 # ## Handwritten digits
 #
 # `load_digits()` gives 1797 handwritten digits as 8x8 images of pixel values 0 to 16 (the
 # offline stand-in for MNIST). We scale the pixels to $[0, 1]$, keep a quarter of the images
-# for testing, and train a 64-16-10 ReLU network with cross-entropy for a single epoch of
-# mini-batches of 16. That is a deliberately small budget, to keep this notebook fast on a
-# scalar engine: every multiplication of every image is a Python object.
+# for testing, and train a 64-32-10 network (ReLU hidden layer) with cross-entropy and the
+# Adam optimiser, $\eta = 0.01$, on mini-batches of 16. (Adam, explained in notebook 7,
+# scales each parameter's step by the running size of its own gradients.)
+#
+# **How this differs from the seed's recipe, and why.** The seed trains 64-32-10 for
+# **3 epochs** and reaches a test accuracy of **0.933**; we measured the same here (0.9333,
+# in 66 s on two shared cores). That is more than this notebook's one-minute budget, so we
+# train **one epoch** (about 20 s), which reaches 0.913. Exercise 3 asks what two more
+# epochs cost.
 
 # %%
 images, digits = load_digits()
 X_train, X_test, y_train, y_test = train_test_split(images / 16.0, digits, seed=0)
-digits_model = MLP(64, [16, 10], seed=0)
+digits_model = MLP(64, [32, 10], seed=0)
 fit(
     digits_model,
     X_train,
@@ -180,7 +290,24 @@ fit(
 )
 digits_accuracy = accuracy(digits_model, X_test, y_test, loss="ce")
 print(f"{len(X_train)} training images, {len(X_test)} test images")
-print(f"test accuracy after one epoch: {digits_accuracy:.4f}")
+print(f"test accuracy after one epoch: {digits_accuracy:.4f} (the seed, after three: 0.933)")
+
+# %% [markdown]
+# ## Saving and loading a trained model
+#
+# `model.save(path)` writes the architecture and every parameter to a JSON file (a text
+# file you can read; never a pickle, so loading one runs no code). `MLP.load(path)` builds
+# the same network back. The loaded model gives the same answers:
+
+# %%
+with tempfile.TemporaryDirectory() as folder:
+    path = Path(folder) / "digits_model.json"
+    digits_model.save(path)
+    size_in_kilobytes = path.stat().st_size / 1000
+    loaded_model = MLP.load(path)
+loaded_accuracy = accuracy(loaded_model, X_test, y_test, loss="ce")
+print(f"saved {len(digits_model.parameters())} parameters in {size_in_kilobytes:.0f} kB")
+print(f"the loaded model's test accuracy: {loaded_accuracy:.4f}")
 
 # %% [markdown]
 # The first 16 test images with the network's answers, and below them the first 8 test images
@@ -197,20 +324,25 @@ for axis, index in zip(axes.ravel(), shown, strict=True):
     title = f"says {predicted[index]}" if right else f"{y_test[index]}, says {predicted[index]}"
     axis.set_title(title, color="black" if right else "red", fontsize=10)
     axis.axis("off")
-figure.suptitle("test digits and the answers of the 64-16-10 network")
+figure.suptitle("test digits and the answers of the 64-32-10 network")
 figure.tight_layout()
 plt.show()
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Train the moons network with `lr=0.03` instead of 0.3 for the same 50 epochs. How do
-#    the loss curve and the boundary change?
+# Check each answer with `check(...)` from `tinygrad_edu.exercises`; `solution(...)` shows a
+# worked answer.
+#
+# 1. Train the moons network with `lr=0.03` instead of 0.3 for the same 50 epochs. Is the
+#    final training loss higher or lower than with 0.3? How does the boundary change?
+#    Check: `check("06.1", "higher")` or `check("06.1", "lower")`.
 # 2. Give the parity network's hidden layer a single neuron (`MLP(10, [1, 2], ...)`). Is
-#    one neuron enough? What do its weights look like?
+#    one neuron enough? Which input bit (0 to 9, counted from the left as the columns of
+#    `bits`) gets the largest weight? Check: `check("06.2", index)`.
 # 3. Train the digits network for three epochs instead of one. How much does test accuracy
-#    improve, and how long does it take? (The test suite's 64-32-10 network reaches 0.91 in
-#    one epoch.)
+#    improve, and how long does it take? How many parameters does the 64-32-10 network
+#    train? Check: `check("06.3", count)`.
 #
 # ## Checks
 
@@ -218,14 +350,25 @@ plt.show()
 # Moons: the loss falls and every held-out point is classified right.
 assert history.loss[-1] < 0.1 * history.loss[0]
 assert moons_accuracy == 1.0
-# Parity: 10-3-2 sigmoid network, first 700 rows train, the other 324 test: accuracy 1.0.
+# Parity, the seed's loss, optimiser and batch size: 10-3-2 sigmoid network, first 700 rows
+# train, the other 324 test: accuracy 1.0; the loss is below 0.001 by the third epoch.
 assert len(bits[700:]) == 324 and parity_test_accuracy == 1.0
+assert parity_history.loss[2] < 1e-3
 # The test numbers include patterns never trained on (leading bits 11).
 assert bits[768:, :2].all() and not bits[:700, :2].all(axis=1).any()
 # ... and the network reads the last bit: its largest weights come from it.
 assert np.argmax(np.abs(first_layer).max(axis=0)) == 9
-# Digits: one epoch of a 64-16-10 network; we measured 0.8889 (400 of 450 test images).
+# Digits: one epoch of a 64-32-10 network; we measured 0.9133 (411 of 450 test images).
 assert len(X_test) == 450
-assert digits_accuracy >= 0.88
+assert digits_accuracy >= 0.9
 assert len(wrong) == round((1 - digits_accuracy) * len(X_test)) >= 8
+# The saved and loaded model is the same model.
+assert loaded_model.state_dict() == digits_model.state_dict()
+assert loaded_accuracy == digits_accuracy
+# Forgetting zero_grad: with it w reaches 3, without it w still swings between 0 and 6.
+assert abs(with_zero_grad[-1] - 3) < 1e-4
+assert min(without_zero_grad[30:]) < 0.5 and max(without_zero_grad[30:]) > 5.5
+# The cross-entropy gradient is p - onehot(y), and the softmax sums to 1.
+assert np.allclose([v.grad for v in logits], p_minus_y, atol=1e-12)
+assert math.isclose(sum(probabilities), 1.0) and math.isclose(ce.data, -math.log(probabilities[0]))
 print("all checks passed")
