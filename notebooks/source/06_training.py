@@ -336,7 +336,7 @@ plt.show()
 #
 # 1. Train the moons network with `lr=0.03` instead of 0.3 for the same 50 epochs. Is the
 #    final training loss higher or lower than with 0.3? How does the boundary change?
-#    Check: `check("06.1", "higher")` or `check("06.1", "lower")`.
+#    Answer with the word "higher" or "lower": `check("06.1", word)`.
 # 2. Give the parity network's hidden layer a single neuron (`MLP(10, [1, 2], ...)`). Is
 #    one neuron enough? Which input bit (0 to 9, counted from the left as the columns of
 #    `bits`) gets the largest weight? Check: `check("06.2", index)`.
