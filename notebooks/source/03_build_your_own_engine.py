@@ -21,6 +21,7 @@ import math
 import matplotlib.pyplot as plt
 import numpy as np
 
+from tinygrad_edu import Value as PackageValue  # the package's engine, for the end
 from tinygrad_edu.exercises import check
 from tinygrad_edu.testing import check_engine
 
@@ -278,8 +279,6 @@ print(assign_report["reuse"])
 # It passes every check too, and gives the neuron the same gradients:
 
 # %%
-from tinygrad_edu import Value as PackageValue  # noqa: E402
-
 package_report = check_engine(PackageValue)
 print(package_report)
 
