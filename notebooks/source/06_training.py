@@ -92,8 +92,9 @@ figure, axis = plt.subplots(figsize=(8, 3))
 axis.plot(with_zero_grad, ".-", label="with zero_grad()")
 axis.plot(without_zero_grad, ".-", label="without zero_grad()")
 axis.axhline(3.0, color="black", linewidth=0.8)
-axis.set(xlabel="step", ylabel="$w$", title="SGD on $(w - 3)^2$: the minimum is $w = 3$")
-axis.legend()
+axis.set(xlabel="step", ylabel="$w$", title="SGD on $(w - 3)^2$: the minimum is $w = 3$",
+         ylim=(-0.5, 7.8))  # fmt: skip
+axis.legend(loc="upper center", ncol=2)  # above the curves, not on them
 plt.show()
 print(f"after 60 steps: w = {with_zero_grad[-1]:.4f} with zero_grad, "
       f"{without_zero_grad[-1]:.4f} without")  # fmt: skip
