@@ -242,6 +242,7 @@ class SolutionValue:
 
     @staticmethod
     def lift(other: SolutionValue | float) -> SolutionValue:
+        """``other`` as a Value: a plain number becomes a leaf."""
         return other if isinstance(other, SolutionValue) else SolutionValue(other)
 
     def __add__(self, other: SolutionValue | float) -> SolutionValue:
@@ -257,11 +258,13 @@ class SolutionValue:
         return out
 
     def tanh(self) -> SolutionValue:
+        """tanh(x), with local derivative 1 - tanh(x)^2."""
         out = SolutionValue(math.tanh(self.data), (self,))
         out.local_derivatives = (1 - out.data**2,)  # reuses the output
         return out
 
     def exp(self) -> SolutionValue:
+        """e^x, with local derivative e^x."""
         out = SolutionValue(math.exp(self.data), (self,))
         out.local_derivatives = (out.data,)  # d e^x / dx = e^x, the output itself
         return out
@@ -280,6 +283,7 @@ class SolutionValue:
     __rmul__ = __mul__
 
     def backward(self) -> None:
+        """Fill every node's grad with d self / d node; leaves accumulate across calls."""
         # Topological order without recursion: an explicit stack of (node, inputs done?).
         order: list[SolutionValue] = []
         visited: set[int] = set()
