@@ -23,13 +23,14 @@ import argparse
 import hashlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import jupytext
 import nbformat
 from nbclient import NotebookClient
+
+from tinygrad_edu.files import write_atomically
 
 NOTEBOOKS = Path(__file__).resolve().parent
 SOURCES = NOTEBOOKS / "source"
@@ -98,13 +99,10 @@ def drop_interactive_outputs(notebook: nbformat.NotebookNode) -> None:
 
 
 def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """Write ``notebook`` to ``path`` atomically (a temporary file, then a rename)."""
+    """Write ``notebook`` to ``path`` atomically, with the package's one file writer."""
     nbformat.validate(notebook)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False
-    ) as handle:
-        nbformat.write(notebook, handle)
-    os.replace(handle.name, path)
+    text = nbformat.writes(notebook)
+    write_atomically(path, text if text.endswith("\n") else text + "\n")
 
 
 def build(source: Path, run: bool) -> float | None:
