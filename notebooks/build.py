@@ -1,12 +1,11 @@
 """Write the curriculum notebooks from their Python sources and execute them.
 
-Each notebook is written as a plain Python file in ``notebooks/source/`` (the "percent"
-format that Jupytext, VS Code and Spyder also read), so it is easy to edit and to review:
-
-* a line ``# %% [markdown]`` starts a markdown cell; its lines are comments, ``# `` removed;
-* a line ``# %%`` starts a code cell; a cell tagged ``# %% tags=["interactive"]`` is run
-  but its outputs are not stored (a widget means nothing on a code host);
-* in a code cell, a comment line ``# %matplotlib inline`` becomes the IPython magic.
+Each notebook is written as a plain Python file in ``notebooks/source/`` in Jupytext's
+"percent" format (``# %%`` starts a code cell, ``# %% [markdown]`` a markdown cell), so it
+is easy to edit and to review. Jupytext reads the sources; each notebook records the
+pairing (``ipynb,source//py:percent``), so ``jupytext --sync`` works on it too. A cell
+tagged ``# %% tags=["interactive"]`` is run but its outputs are not stored (a widget means
+nothing on a code host).
 
 Usage, from the repository root::
 
@@ -15,7 +14,7 @@ Usage, from the repository root::
     python notebooks/build.py --no-execute  # write the cells only (no outputs)
 
 The kernel imports ``tinygrad_edu`` from this checkout (its root is put on PYTHONPATH).
-``tests/test_notebooks.py`` imports this module to parse and execute in the same way.
+``tests/test_notebooks.py`` imports this module to read and execute in the same way.
 """
 
 from __future__ import annotations
@@ -23,14 +22,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
-import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+import jupytext
 import nbformat
 from nbclient import NotebookClient
+
+from tinygrad_edu.files import write_atomically
 
 NOTEBOOKS = Path(__file__).resolve().parent
 SOURCES = NOTEBOOKS / "source"
@@ -39,53 +39,23 @@ KERNEL = "python3"
 CELL_TIMEOUT_SECONDS = 120
 # A cell with this tag runs, but its outputs are dropped (see the module docstring).
 INTERACTIVE = "interactive"
-
-_CELL_MARKER = re.compile(r"^# %%(?P<markdown> \[markdown\])?(?: tags=\[(?P<tags>[^\]]*)\])?\s*$")
-_MAGIC = re.compile(r"^# (%[a-z].*)$")
-
-
-def parse_source(text: str) -> list[nbformat.NotebookNode]:
-    """The cells of a percent-format source, in order."""
-    cells: list[nbformat.NotebookNode] = []
-    kind, tags, lines = "", [], []  # nothing before the first marker belongs to a cell
-
-    def finish() -> None:
-        body = "\n".join(lines).strip("\n")
-        if kind == "markdown":
-            cells.append(nbformat.v4.new_markdown_cell(body))
-        elif kind == "code":
-            cell = nbformat.v4.new_code_cell(body)
-            if tags:
-                cell.metadata["tags"] = tags
-            cells.append(cell)
-
-    for line in text.splitlines():
-        marker = _CELL_MARKER.match(line)
-        if marker:
-            finish()
-            kind = "markdown" if marker["markdown"] else "code"
-            tags = re.findall(r'"([^"]+)"', marker["tags"] or "")
-            lines = []
-        elif kind == "markdown":
-            lines.append(line[2:] if line.startswith("# ") else line.lstrip("#"))
-        else:
-            magic = _MAGIC.match(line)
-            lines.append(magic[1] if magic else line)
-    finish()
-    for index, cell in enumerate(cells):
-        # Stable ids: rebuilding an unchanged notebook changes nothing in git.
-        cell.id = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:12]
-    return cells
+# Where Jupytext finds each notebook's source, relative to the notebook.
+PAIRING = "ipynb,source//py:percent"
 
 
 def notebook_from_source(source: Path) -> nbformat.NotebookNode:
-    """A notebook (without outputs) holding the cells of ``source``."""
-    notebook = nbformat.v4.new_notebook()
-    notebook.cells = parse_source(source.read_text(encoding="utf-8"))
-    notebook.metadata["kernelspec"] = {
-        "name": KERNEL,
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
+    """A notebook (without outputs) holding the cells of ``source``, read by Jupytext."""
+    notebook = jupytext.read(source, fmt="py:percent")
+    for index, cell in enumerate(notebook.cells):
+        # Stable ids: rebuilding an unchanged notebook changes nothing in git.
+        cell.id = hashlib.sha1(f"{index}:{cell.source}".encode()).hexdigest()[:12]
+    notebook.metadata = {
+        "kernelspec": {
+            "name": KERNEL,
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+        },
+        "jupytext": {"formats": PAIRING},
     }
     return notebook
 
@@ -129,13 +99,10 @@ def drop_interactive_outputs(notebook: nbformat.NotebookNode) -> None:
 
 
 def write_notebook(notebook: nbformat.NotebookNode, path: Path) -> None:
-    """Write ``notebook`` to ``path`` atomically (a temporary file, then a rename)."""
+    """Write ``notebook`` to ``path`` atomically, with the package's one file writer."""
     nbformat.validate(notebook)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, suffix=".tmp", delete=False
-    ) as handle:
-        nbformat.write(notebook, handle)
-    os.replace(handle.name, path)
+    text = nbformat.writes(notebook)
+    write_atomically(path, text if text.endswith("\n") else text + "\n")
 
 
 def build(source: Path, run: bool) -> float | None:

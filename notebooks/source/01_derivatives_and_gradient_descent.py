@@ -117,7 +117,7 @@ plt.show()
 # multiplies the error by the same factor (until, near step 75, it reaches the resolution of a
 # float, about $4 \cdot 10^{-16}$ here). Near the minimum
 # $f'(x) \approx f''(8/3)\,(x - 8/3) = 8\,(x - 8/3)$, so one step maps the error $e$ to
-# $e - \eta \cdot 8 e = (1 - 0.4)\,e = 0.6\,e$. That is **linear convergence**. (Notebook 8
+# $e - \eta \cdot 8 e = (1 - 0.4)\,e = 0.6\,e$. That is **linear convergence**. (Notebook 9
 # uses the second derivative to do much better.)
 #
 # ## Two variables: the gradient
@@ -173,13 +173,23 @@ plt.show()
 # %% [markdown]
 # ## Exercises
 #
+# Check each answer with `check(...)` from `tinygrad_edu.exercises`; `solution(...)` shows a
+# worked answer.
+#
 # 1. Rerun the one-variable descent with $\eta = 0.2$ and with $\eta = 0.3$. Using the
-#    factor $1 - 8\eta$ from above, predict what happens before you run it. What is the
-#    largest $\eta$ for which the path still converges to $8/3$?
+#    factor $1 - 8\eta$ from above, predict what happens before you run it. (With
+#    $\eta = 0.3$ the factor is $-1.4$: the path leaves $8/3$, but it does not run away;
+#    the factor only holds near $8/3$, and the path settles into a cycle between about
+#    1.7 and 3.2.) What is the largest $\eta$ for which the path still converges to $8/3$?
+#    Check: `check("01.1", eta)`.
 # 2. Start the one-variable descent at $x_0 = -0.5$. Where does it go, and why? (Look at
-#    the sign of $f'$ to the left of 0.)
+#    the sign of $f'$ to the left of 0.) Warning: after 15 steps $x$ is about $-10^{205}$
+#    and step 16 overflows (`OverflowError`); run at most 15 steps, or catch the error.
+#    After how many steps is $|x|$ first larger than a million?
+#    Check: `check("01.2", steps)`.
 # 3. On the bowl, for which $\eta$ does the path *oscillate* around the minimum (signs
-#    flipping) but still converge? For which does it diverge?
+#    flipping) but still converge? Give the two ends of that range.
+#    Check: `check("01.3", (lowest_eta, highest_eta))`.
 #
 # ## Checks
 #

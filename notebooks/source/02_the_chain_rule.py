@@ -182,12 +182,17 @@ draw_dot(y_twice)
 # %% [markdown]
 # ## Exercises
 #
+# Check each answer with `check(...)` from `tinygrad_edu.exercises`; `solution(...)` shows a
+# worked answer.
+#
 # 1. Split $y = \ln(1 + e^{3x})$ (the "softplus" of $3x$) into pieces, write its derivative
-#    with the chain rule, and check it against the engine at $x = 0.5$.
+#    with the chain rule as a function `dy_dx(x)`, and check it against the engine at
+#    $x = 0.5$. Check: `check("02.1", dy_dx)`.
 # 2. In the table of the three pieces, which derivative reuses the piece's own *output*?
-#    Why is that convenient for a backward pass?
+#    Why is that convenient for a backward pass? Check: `check("02.2", "name of the op")`.
 # 3. Draw the graph of `(x * x + x).tanh()` with `draw_dot` and predict, before running it,
 #    how many arrows leave `x` and what `x.grad` will be at $x = 0.5$.
+#    Check: `check("02.3", (arrows, x_grad))`.
 #
 # ## Checks
 

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 6 · Optimisers: SGD, momentum, Nesterov, RMSprop, Adam
+# # 7 · Optimisers: SGD, momentum, Nesterov, RMSprop, Adam
 #
 # **After this notebook you will be able to**
 #
@@ -110,28 +110,30 @@ plt.show()
 # diagonally, then straight along the valley. Adam, with a large learning rate, circles
 # in. No rule is best everywhere: each has a learning rate (and more) to tune.
 #
-# ## Iris: a fair race
+# ## Iris: the seed's recipe, and a fair race
 #
-# Iris has 150 flowers, 4 measurements each, 3 species. We standardise every measurement
-# (subtract the training mean, divide by the training standard deviation, so all four
-# inputs have the same scale), then train a 4-8-9-3 ReLU network with the softmax
-# cross-entropy loss, 40 epochs of mini-batches of 16. Every optimiser starts from **the
-# same initial weights** (`seed=0`) and sees the batches in the same order.
+# Iris has 150 flowers, 4 measurements each (in centimetres), 3 species. The seed's recipe:
+# a 4-8-9-3 ReLU network, the softmax cross-entropy loss (notebook 6), **Adam with
+# $\eta = 0.01$, 100 epochs of full-batch training** (one step per epoch, on all 112
+# training flowers), on the raw measurements; the seed reports the loss falling from about
+# 1.1 to about 0.06. We run exactly that. The four other optimisers race it with the same
+# network, the same initial weights (`seed=0`) and full-batch steps, each with a learning
+# rate that suits it, for the first **50** epochs (to keep this notebook under a minute;
+# Adam goes on to the seed's 100).
 
 # %%
 X, y = load_iris()
 X_train, X_test, y_train, y_test = train_test_split(X, y, seed=0)
-mean, spread = X_train.mean(axis=0), X_train.std(axis=0)
-X_train, X_test = (X_train - mean) / spread, (X_test - mean) / spread
 
+RACE_EPOCHS, SEED_EPOCHS = 50, 100
 iris_optimizers = {
     "SGD": lambda p: SGD(p, lr=0.05),
-    "momentum": lambda p: SGD(p, lr=0.05, momentum=0.9),
-    "Nesterov": lambda p: SGD(p, lr=0.05, momentum=0.9, nesterov=True),
+    "momentum": lambda p: SGD(p, lr=0.01, momentum=0.9),
+    "Nesterov": lambda p: SGD(p, lr=0.01, momentum=0.9, nesterov=True),
     "RMSprop": lambda p: RMSprop(p, lr=0.01),
-    "Adam": lambda p: Adam(p, lr=0.01),
+    "Adam": lambda p: Adam(p, lr=0.01),  # the seed's recipe
 }
-histories, test_accuracies = {}, {}
+histories = {}
 for name, make in iris_optimizers.items():
     model = MLP(4, [8, 9, 3], seed=0)
     histories[name] = fit(
@@ -140,17 +142,21 @@ for name, make in iris_optimizers.items():
         y_train,
         loss="ce",
         optimizer=make(model.parameters()),
-        epochs=40,
-        batch_size=16,
+        epochs=SEED_EPOCHS if name == "Adam" else RACE_EPOCHS,
+        batch_size=None,  # full batch: one step per epoch
         progress=False,
-        seed=0,
     )
-    test_accuracies[name] = accuracy(model, X_test, y_test, loss="ce")
+seed_model, seed_loss = model, histories["Adam"].loss  # Adam ran last
+seed_test_accuracy = accuracy(seed_model, X_test, y_test, loss="ce")
 
-print(f"{'optimiser':10} {'loss, epoch 1':>14} {'epoch 5':>8} {'epoch 40':>9} {'test acc.':>10}")
+print(f"{'optimiser':10} {'loss, epoch 1':>14} {'epoch 10':>9} {'epoch 50':>9}")
 for name, history in histories.items():
-    print(f"{name:10} {history.loss[0]:14.3f} {history.loss[4]:8.3f} {history.loss[-1]:9.3f}"
-          f" {test_accuracies[name]:10.3f}")  # fmt: skip
+    print(f"{name:10} {history.loss[0]:14.3f} {history.loss[9]:9.3f} {history.loss[49]:9.3f}")
+print(
+    f"\nAdam, the seed's recipe: loss {seed_loss[0]:.3f} -> {seed_loss[-1]:.3f} after "
+    f"{len(seed_loss)} epochs, test accuracy {seed_test_accuracy:.3f} on {len(X_test)} flowers"
+)
+print("the seed:                loss about 1.1 -> about 0.06")
 
 # %% [markdown]
 # The loss curves side by side, and all together on a log scale:
@@ -158,39 +164,49 @@ for name, history in histories.items():
 # %%
 figure = plt.figure(figsize=(16, 6.5))
 grid = figure.add_gridspec(2, 5, height_ratios=[1, 1.3])
-epochs = np.arange(1, 41)
+epochs = np.arange(1, RACE_EPOCHS + 1)
 for column, (name, history) in enumerate(histories.items()):
     axis = figure.add_subplot(grid[0, column])
-    axis.plot(epochs, history.loss, color=f"C{column}")
-    axis.set(title=f"{name} (test {test_accuracies[name]:.3f})", xlabel="epoch", ylim=(0, 1.2))
+    axis.plot(epochs, history.loss[:RACE_EPOCHS], color=f"C{column}")
+    axis.set(title=name, xlabel="epoch", ylim=(0, 1.3))
     if column == 0:
         axis.set_ylabel("training loss")
 together = figure.add_subplot(grid[1, :])
 for column, (name, history) in enumerate(histories.items()):
-    together.semilogy(epochs, history.loss, color=f"C{column}", label=name)
-together.set(xlabel="epoch", ylabel="training loss (log scale)",
+    together.semilogy(np.arange(1, len(history.loss) + 1), history.loss, color=f"C{column}",
+                      label=name)  # fmt: skip
+together.set(xlabel="epoch (full batch: one step each)", ylabel="training loss (log scale)",
              title="iris, 4-8-9-3 ReLU network, cross-entropy, same initial weights")  # fmt: skip
 together.legend()
 figure.tight_layout()
 plt.show()
 
 # %% [markdown]
-# Plain SGD is still far from the others after 40 epochs: with the same learning rate,
-# momentum takes steps up to $1/(1-0.9) = 10$ times longer along directions where the
-# gradients agree. Momentum, Nesterov, RMSprop and Adam all get most of the way in the first
-# ten epochs. RMSprop starts lowest: its mean square $v$ starts at 0 and has no bias
-# correction, so its first steps are about $1/\sqrt{1 - \alpha} = 10$ times $\eta$. Near the
-# end the curves wobble: with mini-batches the gradient is noisy, and a fixed learning rate
-# keeps bouncing around the minimum.
+# Adam, with the seed's recipe, goes from 1.226 to 0.062 in 100 epochs (the seed: about
+# 1.1 to about 0.06) and gets 37 of the 38 held-out flowers right. In the race, plain SGD,
+# even with a five times larger learning rate, is highest after 50 epochs. Momentum and
+# Nesterov start slowly (with $\eta = 0.01$ their velocity has to build up first, towards
+# $1/(1 - 0.9) = 10$ times the plain step) and then overtake it. RMSprop falls fastest in
+# the first ten steps: its mean square $v$ starts at 0 and has no bias correction, so its
+# first steps are about $1/\sqrt{1 - \alpha} = 10$ times $\eta$; later its curve jumps up
+# and down, as a step of fixed size per parameter keeps overshooting. Adam's bias
+# correction avoids those large first steps, and its mean $m$ damps the jumps.
 #
 # ## Exercises
 #
-# 1. Give plain SGD the learning rate $0.5$ (ten times more, like momentum's effective
-#    step). Does it catch up with momentum? Does it stay stable?
-# 2. Train with Adam on the *raw*, unstandardised iris measurements. What changes, and why
-#    does RMSprop or Adam suffer less from unequal input scales than SGD?
+# Check each answer with `check(...)` from `tinygrad_edu.exercises`; `solution(...)` shows a
+# worked answer.
+#
+# 1. Momentum with $\mu = 0.9$: on a long, steady slope (the same gradient $g$ at every
+#    step) the velocity $b_t$ settles to a fixed multiple of $g$. How many times plain
+#    SGD's step does momentum then take? Check: `check("07.1", factor)`.
+# 2. Standardise the iris inputs (subtract the training mean, divide by the training
+#    standard deviation) and rerun the race: which optimisers gain most? To see why Adam
+#    cares little about scales, work out its **first** step (lr 0.01) for a parameter whose
+#    gradient is 1000 (and then 0.001). Check: `check("07.2", step)`.
 # 3. On the valley, find the largest learning rate for which plain SGD still converges.
 #    (Hint: across the valley one step multiplies $b$ by $1 - 4\eta$.)
+#    Check: `check("07.3", eta)`.
 #
 # ## Checks
 
@@ -199,14 +215,19 @@ plt.show()
 assert abs(valley(-4.0, 1.5) - 6.1) < 1e-12
 for name, path in valley_paths.items():
     assert valley(*path[-1]) < 0.03, name
-# Iris: every optimiser lowers the loss, from the same starting point.
+# Iris: every optimiser halves the loss in 50 epochs, from the same starting point.
 for name, history in histories.items():
-    assert history.loss[-1] < 0.3 * history.loss[0], name
-# Plain SGD ends with the highest training loss; momentum, Nesterov, RMSprop, Adam get below
-# 0.1 and test accuracy of at least 0.94 on the 38 held-out flowers.
-assert max(histories, key=lambda name: histories[name].loss[-1]) == "SGD"
-for name in ("momentum", "Nesterov", "RMSprop", "Adam"):
-    assert histories[name].loss[-1] < 0.1, name
-    assert test_accuracies[name] >= 0.94, name
+    assert history.loss[0] == histories["Adam"].loss[0]
+    assert history.loss[49] < 0.5 * history.loss[0], name
+# The seed's recipe (Adam, lr 0.01, 100 full-batch epochs): about 1.1 -> about 0.06.
+assert len(seed_loss) == 100 and 1.1 < seed_loss[0] < 1.3 and seed_loss[-1] < 0.07
+assert seed_test_accuracy >= 0.97
+# Plain SGD is highest after 50 epochs; momentum and Nesterov start behind it and overtake
+# it; RMSprop leads after 10 steps.
+assert max(histories, key=lambda name: histories[name].loss[49]) == "SGD"
+for name in ("momentum", "Nesterov"):
+    assert histories[name].loss[9] > histories["SGD"].loss[9]
+    assert histories[name].loss[49] < histories["SGD"].loss[49]
+assert min(histories, key=lambda name: histories[name].loss[9]) == "RMSprop"
 assert len(X_test) == 38
 print("all checks passed")

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 3 · The `Value` engine and `backward()`, step by step
+# # 4 · The `Value` engine and `backward()`, step by step
 #
 # **After this notebook you will be able to**
 #
@@ -162,7 +162,7 @@ draw_dot(o)
 #
 # Leaves **add** into `.grad` across calls, as in PyTorch: a second `backward()` doubles
 # every leaf gradient. (Accumulating is what lets a mini-batch sum gradients over its
-# examples.) Before each new pass, set the gradients to zero; the optimisers of notebook 6
+# examples.) Before each new pass, set the gradients to zero; the optimisers of notebook 7
 # have a `zero_grad()` method for this.
 
 # %%
@@ -193,13 +193,18 @@ for step in backward_steps(d):
 # %% [markdown]
 # ## Exercises
 #
+# Check each answer with `check(...)` from `tinygrad_edu.exercises`; `solution(...)` shows a
+# worked answer.
+#
 # 1. Change $x_2$ to 1.0 and predict, before running anything, which of the five leaf
-#    gradients change and to what.
+#    gradients change and to what. Check: `check("04.1", (x1, w1, x2, w2, b))` with your
+#    five gradients in that order.
 # 2. Replace $\tanh$ by the sigmoid $\sigma(n) = 1/(1 + e^{-n})$ (`n.sigmoid()`), whose
 #    derivative is $\sigma(n)(1 - \sigma(n))$. Redo the backward pass in floats and compare
-#    with `backward()`.
+#    with `backward()`. Check: `check("04.2", (x1, w1, x2, w2, b))`.
 # 3. Build $e = (a + b)\cdot(a - b)$ and count the paths from `a` to `e`. Check
-#    $\partial e / \partial a = 2a$ with the engine.
+#    $\partial e / \partial a = 2a$ with the engine at $a = 3$, $b = 2$.
+#    Check: `check("04.3", (paths, de_da))`.
 #
 # ## Checks
 

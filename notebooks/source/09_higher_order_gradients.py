@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 8 · Higher-order gradients and Newton's method
+# # 9 · Higher-order gradients and Newton's method
 #
 # **After this notebook you will be able to**
 #
@@ -44,7 +44,7 @@ print(f"by hand:  f' = {3 * 9 - 8 * 3}, f'' = {6 * 3 - 8}, f''' = 6")
 
 # %% [markdown]
 # `gradgradcheck` compares the engine's second derivatives with central differences of its
-# first derivatives, the way `gradcheck` did for first derivatives in notebook 7:
+# first derivatives, the way `gradcheck` did for first derivatives in notebook 8:
 
 # %%
 print(gradgradcheck(f, [3.0]))
@@ -173,13 +173,19 @@ print(gradgradcheck(g, [1.0, 2.0]))
 #
 # ## Exercises
 #
-# 1. Find the largest start $x_0$ below $8/3$ from which Newton's method still converges to
-#    $8/3$. (Hint: where is $f''(x) = 0$, and what happens to the step there?)
+# Check each answer with `check(...)` from `tinygrad_edu.exercises`; `solution(...)` shows a
+# worked answer.
+#
+# 1. Newton's method converges to $8/3$ from $x_0 = 4$, and from every start between
+#    some point and $8/3$. What is the **smallest** start below $8/3$ from which it still
+#    converges to $8/3$? (Hint: where is $f''(x) = 0$, and what happens to the step
+#    there?) Check: `check("09.1", x0)`.
 # 2. Apply Newton's method in two variables to $a^2 + 10 b^2$ (the Newton step is
-#    $x \leftarrow x - H^{-1}\nabla g$, with `np.linalg.solve`). How many steps does it need,
-#    and why?
+#    $x \leftarrow x - H^{-1}\nabla g$, with `np.linalg.solve`). How many steps does it
+#    need, and why? Check: `check("09.2", steps)`.
 # 3. Compute $f''(x)$ for $f(x) = \tanh(x)$ with `grad` twice and compare it with the
-#    formula $-2\tanh(x)(1 - \tanh^2 x)$ at a few points.
+#    formula $-2\tanh(x)(1 - \tanh^2 x)$ at a few points. Write the formula as a function
+#    `tanh_second(x)`. Check: `check("09.3", tanh_second)`.
 #
 # ## Checks
 

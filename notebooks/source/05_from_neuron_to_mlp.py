@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 4 · From a neuron to a multi-layer network
+# # 5 · From a neuron to a multi-layer network
 #
 # **After this notebook you will be able to**
 #
@@ -169,18 +169,54 @@ new_loss = 0.5 * sum((t - out.data) ** 2 for t, out in zip(y, new_outputs, stric
 print(f"loss before the step {loss_by_hand:.4f}, after {new_loss:.4f}")
 
 # %% [markdown]
+# ## Why a network needs a nonlinearity
+#
+# This 2-2-2 network has no squashing function, and that makes its hidden layer useless:
+# a linear function of a linear function is linear,
+#
+# $$o = W^{(2)}(W^{(1)}x + b^{(1)}) + b^{(2)} = \underbrace{W^{(2)}W^{(1)}}_{W}\,x
+#   + \underbrace{W^{(2)}b^{(1)} + b^{(2)}}_{b},$$
+#
+# so one layer with $W = W^{(2)}W^{(1)}$ and $b = W^{(2)}b^{(1)} + b^{(2)}$ computes exactly
+# the same outputs, for every input. However many linear layers we stack, the network can
+# only draw straight decision boundaries. A nonlinearity between the layers (the sigmoid
+# $\sigma$, $\tanh$, or the **ReLU**, $\operatorname{relu}(z) = \max(0, z)$, which notebook 6
+# uses) breaks the collapse. We check both claims on random inputs:
+
+# %%
+W_collapsed = np.array(W2) @ np.array(W1)
+b_collapsed = np.array(W2) @ np.array(b1) + np.array(b2)
+random_inputs = np.random.default_rng(0).normal(size=(5, 2))
+linear_net = MLP(2, [2, 2], activation="linear")
+with_relu = MLP(2, [2, 2], activation="relu")  # ReLU hidden layer, linear output
+for network in (linear_net, with_relu):
+    network.load_state_dict(state)  # the numbers of the 2-2-2 example
+collapse_error = max(
+    abs(out.data - expected)
+    for row in random_inputs
+    for out, expected in zip(linear_net(row), W_collapsed @ row + b_collapsed, strict=True)
+)
+relu_gap = max(
+    abs(out.data - expected)
+    for row in random_inputs
+    for out, expected in zip(with_relu(row), W_collapsed @ row + b_collapsed, strict=True)
+)
+print(f"two linear layers vs one collapsed layer: largest difference {collapse_error:.1e}")
+print(f"with a ReLU between them:                  largest difference {relu_gap:.2f}")
+
+# %% [markdown]
 # ## The matrix form
 #
 # Stack each layer's weights in a matrix $W^{(l)}$ (row $j$ = the weights into neuron $j$)
 # and write $z^{(l)} = W^{(l)} a^{(l-1)} + b^{(l)}$ for the pre-activations and
-# $a^{(l)} = \sigma(z^{(l)})$ for the activations, with $a^{(0)} = x$. The component
-# formulas above become
+# $a^{(l)} = \sigma(z^{(l)})$ for the activations, with $a^{(0)} = x$; the last layer is
+# number $m$. ($L$ stays the name of the loss.) The component formulas above become
 #
-# $$\delta^{(L)} = \nabla_{a^{(L)}} \mathcal L \odot \sigma'(z^{(L)}), \qquad
+# $$\delta^{(m)} = \nabla_{a^{(m)}} L \odot \sigma'(z^{(m)}), \qquad
 #   \delta^{(l)} = (W^{(l+1)})^\top \delta^{(l+1)} \odot \sigma'(z^{(l)}),$$
 #
-# $$\frac{\partial \mathcal L}{\partial W^{(l)}} = \delta^{(l)} (a^{(l-1)})^\top, \qquad
-#   \frac{\partial \mathcal L}{\partial b^{(l)}} = \delta^{(l)},$$
+# $$\frac{\partial L}{\partial W^{(l)}} = \delta^{(l)} (a^{(l-1)})^\top, \qquad
+#   \frac{\partial L}{\partial b^{(l)}} = \delta^{(l)},$$
 #
 # where $\odot$ multiplies element by element. The transpose sends each error term back
 # along the same weights that carried the signal forward. With a nonlinearity the factor
@@ -260,13 +296,16 @@ print(np.round(matrix_form[0][0], 5))
 #
 # ## Exercises
 #
+# Check each answer with `check(...)` from `tinygrad_edu.exercises`; `solution(...)` shows a
+# worked answer.
+#
 # 1. In the 2-2-2 network, change the target to $y = (0.54, 0.16)$ (the current output).
-#    Which gradients become 0, and why?
+#    How many of the 12 gradients become 0, and why? Check: `check("05.1", count)`.
 # 2. Give the hidden layer of the 2-2-2 network a sigmoid (`activation="sigmoid"`). Which
 #    of the hand formulas change? Redo $\delta^{(1)}$ with the factor $\sigma'(z^{(1)})$ and
-#    compare with the engine.
-# 3. In `backprop_matrix_form`, replace the sigmoid by $\tanh$ (derivative $1 - \tanh^2$)
-#    and check it against `MLP(..., activation="tanh")`.
+#    compare with the engine. Check: `check("05.2", (delta1_0, delta1_1))`.
+# 3. Do the same with $\tanh$ (derivative $1 - \tanh^2$), and check it against
+#    `MLP(..., activation="tanh")`. Check: `check("05.3", (delta1_0, delta1_1))`.
 #
 # ## Checks
 
@@ -289,6 +328,8 @@ for layer, new_W in ((0, new_W1), (1, new_W2)):
             name = f"layers.{layer}.neurons.{j}.w.{i}"
             assert math.isclose(after[name], new_W[j][i], abs_tol=1e-12), name
 assert new_loss < loss_by_hand
+# Two linear layers are one linear layer; with a ReLU between them they are not.
+assert collapse_error < 1e-12 and relu_gap > 0.1
 # The matrix form (with sigma') equals the engine on the 3-4-4-2 sigmoid network.
 for (dW, db), (engine_dW, engine_db) in zip(matrix_form, engine_form, strict=True):
     assert np.allclose(dW, engine_dW, rtol=1e-10, atol=1e-12)
