@@ -107,9 +107,14 @@ print(f"by hand: dy/dx = {dy_dx_by_hand(1.0):.6f}")
 # number, it gets no gradient. After `backward()` every box holds
 # $\partial y / \partial \text{node}$: `s.grad` $= e^s = 2.32$, `u.grad`
 # $= e^s \cos u = 1.253$, `x.grad` $= e^s \cos u \cdot 2x = 2.507$.
+#
+# With `show_local=True` every arrow into an operation carries its local derivative
+# $\partial\,\text{out} / \partial\,\text{input}$, the number the chain rule multiplies:
+# $2x = 2$ on the arrow out of `x`, $\cos u = 0.540$ out of `u`, $e^s = 2.32$ out of `s`.
+# Their product is `x.grad`.
 
 # %%
-draw_dot(y)
+draw_dot(y, show_local=True)
 
 # %% [markdown]
 # ## Why backwards?

@@ -124,8 +124,14 @@ for layer, (weights, biases) in enumerate([(W1, b1), (W2, b2)]):
         state[f"layers.{layer}.neurons.{j}.b"] = biases[j]
 model.load_state_dict(state)
 
-outputs = model(x)
-loss = 0.5 * Value.sum([(target - output) ** 2 for target, output in zip(y, outputs, strict=True)])
+# Named inputs, outputs and targets, so the drawing below says which box is which.
+inputs = [Value(value, f"x{i + 1}", requires_grad=False) for i, value in enumerate(x)]
+targets = [Value(value, f"y{k + 1}", requires_grad=False) for k, value in enumerate(y)]
+outputs = model(inputs)
+for k, output in enumerate(outputs):
+    output.label = f"o{k + 1}"
+loss = 0.5 * Value.sum([(t - o) ** 2 for t, o in zip(targets, outputs, strict=True)])
+loss.label = "L"
 model.zero_grad()
 loss.backward()
 print(f"engine: L = {loss.data:.4f}, o = {[round(output.data, 4) for output in outputs]}")
@@ -146,12 +152,13 @@ for name, parameter in model.named_parameters():
     print(f"{name:24} {hand_gradients[name]:9.4f} {parameter.grad:9.4f}")
 
 # %% [markdown]
-# The whole graph of this network and its loss. `cluster=True` draws a box per layer and per
-# neuron; outside the boxes are the inputs (grey constants) and the loss. The gradients shown
-# are those of the `backward()` above: follow one weight's gradient back to the loss.
+# The whole graph of this network and its loss. `cluster=True` draws the inputs on the left,
+# a box per layer (left to right) holding a box per neuron (top to bottom), and the loss with
+# its targets on the right; `max_width=10` scales it to fit a notebook. The gradients shown
+# are those of the `backward()` above: follow one weight's gradient back to `L`.
 
 # %%
-draw_dot(loss, cluster=True, rankdir="LR")
+draw_dot(loss, cluster=True, max_width=10)
 
 # %% [markdown]
 # And one step of gradient descent with the package's `SGD` optimiser against the hand
