@@ -22,6 +22,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 # A partial is a function (fn, *inputs, out) -> derivative, or a float when it is constant.
@@ -99,6 +100,15 @@ def _sqrt(a: float) -> float:
 def _sum(*terms: float) -> float:
     try:
         return math.fsum(terms)  # exactly rounded: the order of the terms does not matter
+    except ValueError:  # inf + -inf: NaN, as a + b gives it
+        return math.nan
+    except OverflowError:  # a partial sum overflowed, but the exact sum may fit
+        if not all(map(math.isfinite, terms)):  # or an inf term came after the overflow
+            return sum(terms)
+    # NOTE: 1e308 + 1e308 - 1e308 fits: Fractions add exactly; slow, so only on this path.
+    exact = sum(map(Fraction, terms), start=Fraction(0))
+    try:
+        return float(exact)
     except OverflowError:
         largest = max(terms, key=abs)
         raise OverflowError(
