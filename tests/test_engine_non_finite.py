@@ -208,6 +208,17 @@ def test_a_leaf_whose_gradient_overflows_across_calls_says_so() -> None:
         y.backward()
 
 
+def test_a_failed_backward_changes_no_gradient() -> None:
+    x, w = Value(1e-300, label="x"), Value(2.0, label="w")
+    y = (x * 1e300) * 1e300 + w * 3.0
+    (w * 5.0).backward()  # earlier gradients, which the failed call must keep
+    x.grad = 0.25
+    with pytest.raises(OverflowError):
+        y.backward()
+    assert (x.grad, w.grad) == (0.25, 5.0)
+    assert all(node.grad == 0.0 for node in engine.topological_order(y) if node.inputs)
+
+
 def test_a_failure_the_float_rerun_cannot_explain_is_raised_as_it_came(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

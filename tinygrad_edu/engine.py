@@ -374,10 +374,10 @@ def _binary(op: Op, a: object, b: object) -> Value:
         # Lets Python try the other operand, then raise its TypeError naming both types.
         return NotImplemented  # type: ignore[no-any-return]
     # _new_node inlined: this is the hottest function of a forward pass (20% faster).
-    x, y = left.data, right.data
-    data = op.forward(x, y)
-    # x - x is 0.0 for a finite x and NaN for inf or NaN: the cheapest test of all three.
-    if (x - x) + (y - y) + (data - data) != 0.0:
+    data = op.forward(left.data, right.data)
+    # inf - inf and NaN - NaN are NaN: the cheapest test of both. A non-finite input
+    # gives a non-finite result (5 / inf is 0, but ops._divide makes it NaN).
+    if data - data != 0.0:
         raise _forward_error(op, (left, right), data)
     node = object.__new__(Value)
     node.data = data
@@ -394,7 +394,7 @@ def _binary(op: Op, a: object, b: object) -> Value:
 
 def _unary(op: Op, a: Value) -> Value:
     x = a.data
-    if x - x != 0.0:  # checked first: sin(inf) would raise a bare "math domain error"
+    if x - x != 0.0:  # the input too: relu(nan) is 0.0, sin(inf) a bare "math domain error"
         raise _forward_error(op, (a,), x)
     data = op.forward(x)
     if data - data != 0.0:
@@ -463,23 +463,26 @@ def _backward_in_place(root: Value, seed: float) -> None:
     Unrolled by arity (many, two or one inputs): three times faster than the generic
     ``zip(inputs, partials)`` loop of ``_backpropagate_values`` (measured on an MLP step).
     Products, most of a network's nodes, are written out in full; a test holds every
-    branch to the table's partials, bit for bit. Non-finite numbers are caught once per
-    node, when its gradient is complete; :func:`_first_failing_step` then names the cause.
+    branch to the table's partials, bit for bit. A call that fails changes no gradient.
     """
     order = topological_order(root)
+    leaves = []  # each with the .grad it had, restored if this call fails
     for node in order:
         if node.inputs:  # non-leaves hold this call's gradient only; leaves accumulate
             node.grad = 0.0
+        else:
+            leaves.append((node, node.grad))
     root.grad += seed
     fn = FLOAT_FUNCTIONS
     for node in reversed(order):
-        g = node.grad  # d root / d node, complete: every node that uses this one is done
-        if g - g != 0.0:  # inf or NaN reached this node (inf - inf is NaN)
-            raise _first_failing_step(root, seed) or _leaf_gradient_error(node)
         op = node._op
-        if op is None:
+        if op is None:  # a leaf, whose gradient is complete now
+            # inf and NaN flow down every path to a leaf (inf * 0 is NaN): checking the
+            # leaves finds them all, at the cost of one subtraction per leaf.
+            if node.grad - node.grad != 0.0:
+                raise _undo_and_explain(root, seed, order, leaves, _leaf_gradient_error(node))
             continue
-        out, inputs = node.data, node.inputs
+        g, out, inputs = node.grad, node.data, node.inputs  # g is d root / d node
         # Each partial da, db is a constant float or a function of (inputs, out).
         try:
             if op is _MULTIPLY:  # d(ab)/da = b, d(ab)/db = a, no call: MLP backward -15%
@@ -505,11 +508,27 @@ def _backward_in_place(root: Value, seed: float) -> None:
                 (da,) = op.partials
                 if a.requires_grad:
                     a.grad += g * (da if isinstance(da, float) else da(fn, a.data, out))
-        except (ArithmeticError, ValueError):
-            failure = _first_failing_step(root, seed)
-            if failure is None:  # not the float arithmetic (a planted bug): as it came
-                raise
-            raise failure from None
+        except (ArithmeticError, ValueError) as error:
+            raise _undo_and_explain(root, seed, order, leaves, error) from None
+
+
+def _undo_and_explain(
+    root: Value,
+    seed: float,
+    order: list[Value],
+    leaves: list[tuple[Value, float]],
+    unexplained: Exception,
+) -> Exception:
+    """Put back every ``.grad`` a failed backward changed; the error that explains why.
+
+    ``unexplained`` is raised as it is if the float arithmetic is not to blame.
+    """
+    for node in order:
+        if node.inputs:
+            node.grad = 0.0
+    for leaf, earlier in leaves:
+        leaf.grad = earlier
+    return _first_failing_step(root, seed) or unexplained
 
 
 class _ValueFunctions:

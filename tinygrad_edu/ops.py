@@ -61,13 +61,23 @@ FLOAT_FUNCTIONS = FloatFunctions()
 # ---- forward rules with their domain checks ------------------------------------------
 
 
+def _not_finite(a: float, b: float) -> bool:
+    return (a - a) + (b - b) != 0.0  # inf - inf and NaN - NaN are NaN
+
+
 def _divide(a: float, b: float) -> float:
+    # NOTE: a NaN or inf input gives NaN, so that the engine, which checks every result,
+    # reports it: 5 / inf = 0 would hide it.
+    if _not_finite(a, b):
+        return math.nan
     if b == 0.0:
         raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
     return a / b
 
 
 def _power(a: float, b: float) -> float:
+    if _not_finite(a, b):  # as for _divide: inf ** 0 and 1 ** NaN would be 1.0
+        return math.nan
     if a == 0.0 and b < 0.0:
         raise ZeroDivisionError(f"0.0 ** {b!r}: zero cannot be raised to a negative power")
     if a < 0.0 and not b.is_integer():
