@@ -407,7 +407,8 @@ def _unary(op: Op, a: Value) -> Value:
 def _forward_error(op: Op, inputs: tuple[Value, ...], result: float) -> Exception:
     """Why a forward op made a number that is not finite: a bad input, or an overflow.
 
-    Every Value starts finite, so a non-finite input had its ``.data`` set by hand.
+    Every Value starts finite, so a non-finite input had its ``.data`` set afterwards: by
+    hand, or by an optimiser step that overflowed.
     """
     values = [x.data for x in inputs]
     for position, x in enumerate(inputs, start=1):
@@ -415,7 +416,7 @@ def _forward_error(op: Op, inputs: tuple[Value, ...], result: float) -> Exceptio
             name = f" ({x.label!r})" if x.label else ""
             return ValueError(
                 f"{op.name!r} of {', '.join(map(repr, values))}: input {position}{name} is "
-                f"{x.data!r}, not a finite number (was its .data set by hand?)"
+                f"{x.data!r}, not a finite number (set after it was made: an overflowing update?)"
             )
     shown = f" {op.name} ".join(map(repr, values))
     if len(values) != 2:
