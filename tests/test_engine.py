@@ -142,8 +142,6 @@ def test_sum_is_one_node_with_every_term_as_input() -> None:
         (lambda: -1e308 - Value(1e308), OverflowError, ["-1e+308 - 1e+308", "overflows"]),
         (lambda: Value(1e300) / 1e-300, OverflowError, ["1e+300 / 1e-300", "overflows"]),
         (lambda: Value.sum([Value(1e308), 1e308]), OverflowError, ["sum of 2", "1e+308"]),
-        (lambda: Value(math.nan).log(), ValueError, ["log", "nan"]),
-        (lambda: Value(math.nan).sqrt(), ValueError, ["sqrt", "nan"]),
     ],
 )
 def test_domain_errors_are_loud_and_name_the_operation_and_value(
@@ -153,11 +151,6 @@ def test_domain_errors_are_loud_and_name_the_operation_and_value(
         make()
     for word in words:
         assert word in str(raised.value)
-
-
-def test_values_the_user_made_infinite_pass_through_as_in_pytorch() -> None:
-    assert (Value(math.inf) * 2.0).data == math.inf
-    assert math.isnan((Value(math.inf) - math.inf).data)
 
 
 def test_zero_to_the_zero_has_zero_derivatives_as_in_pytorch() -> None:
@@ -283,12 +276,11 @@ def test_a_number_is_one_shared_read_only_constant_leaf() -> None:
     assert (x * own).data == 7.5 and (x * 2.0).inputs[1] is shared
 
 
-def test_zeros_and_nan_are_never_shared_so_the_sign_of_zero_survives() -> None:
+def test_zeros_are_never_shared_so_the_sign_of_zero_survives() -> None:
     x = Value(1.0)
     assert math.copysign(1.0, (x * -0.0).data) == -1.0
     assert math.copysign(1.0, (x * 0.0).data) == 1.0
     assert (x * 0.0).inputs[1] is not (x * 0.0).inputs[1]
-    assert (x + math.nan).inputs[1] is not (x + math.nan).inputs[1]
 
 
 def test_the_shared_constants_stay_bounded() -> None:
@@ -539,8 +531,8 @@ def test_detect_anomaly_names_the_op_and_label() -> None:
     big = x * 1e200
     big.label = "big"
     y = big * 1e100  # 1e300 is finite, but with the seed 1e10, d y / d x = 1e310 is not:
-    y.backward(1e10)  # it overflows in the backward of "big", silently as in PyTorch
-    assert x.grad == math.inf
+    with pytest.raises(OverflowError, match=r"'\*' \(node 'big'"):  # PyTorch: a silent inf
+        y.backward(1e10)
     with detect_anomaly(), pytest.raises(FloatingPointError, match=r"'\*' \(node 'big'"):
         y.backward(1e10)
 

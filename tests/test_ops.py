@@ -115,3 +115,32 @@ def test_a_planted_wrong_derivative_is_caught(name: str, wrong_partials: tuple[o
     )
     with pytest.raises(AssertionError):
         check_partials(wrong, args)
+
+
+# ---- non-finite numbers (SPEC 1.1): the engine checks every result, so none may hide ----
+
+
+@pytest.mark.parametrize("name", ["/", "**"])
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+def test_a_non_finite_input_to_divide_or_power_gives_nan_not_a_finite_number(
+    name: str, bad: float
+) -> None:
+    # IEEE would give 5 / inf = 0, inf ** 0 = 1 and 1 ** nan = 1, hiding the bad input.
+    forward = OPS[name].forward
+    for args in [(bad, 1.0), (5.0, bad), (bad, 0.0), (1.0, bad)]:
+        assert math.isnan(forward(*args)), args
+
+
+def test_sum_is_exact_when_only_a_partial_sum_overflows() -> None:
+    forward = OPS["sum"].forward
+    assert forward(1e308, 1e308, -1e308) == 1e308  # math.fsum raises on this
+    assert forward(1.7e308, 1.7e308, -1.7e308, 5e-324) == 1.7e308
+    with pytest.raises(OverflowError, match=r"sum of 2 terms overflows a float"):
+        forward(1e308, 1e308)
+
+
+def test_sum_with_non_finite_terms_is_non_finite_as_plain_addition_is() -> None:
+    forward = OPS["sum"].forward
+    assert forward(1.0, math.inf) == math.inf
+    assert math.isnan(forward(math.inf, -math.inf))  # math.fsum raises ValueError here
+    assert forward(1e308, 1e308, math.inf) == math.inf  # overflow first, then an inf

@@ -250,17 +250,15 @@ def test_a_diverging_run_stops_with_an_error_that_says_so() -> None:
         fit(model, X, y, loss="mse", optimizer=huge_steps, epochs=20, batch_size=10, progress=False)
 
 
-def test_an_infinite_parameter_is_caught_by_the_loss_check() -> None:
-    # An inf parameter passes through the forward ops (as a user's inf would); the loss
-    # check is what notices it.
+def test_an_infinite_parameter_is_caught_by_the_first_forward_op() -> None:
+    # SPEC 1.1: no op computes with a non-finite number; the first one to read the weight
+    # a callback set to inf by hand refuses it, naming the parameter.
     model, X, y = _xor_model()
 
     def break_a_weight(epoch: int, loss: float, accuracy: float | None) -> None:
         model.parameters()[0].data = math.inf
 
-    with pytest.raises(
-        TrainingDiverged, match=r"training diverged in epoch 2, step 1 of 1: the loss"
-    ):
+    with pytest.raises(ValueError, match=r"\('layers\.0\.neurons\.0\.w\.0'\) is inf, not a finite"):
         fit(
             model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.01),
             epochs=3, progress=False, on_epoch=break_a_weight,

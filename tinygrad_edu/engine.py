@@ -14,6 +14,9 @@ Design choices a PyTorch user would expect:
   number share one read-only leaf (:class:`SharedConstant`);
 * leaves accumulate ``grad`` across ``backward()`` calls; every other node holds the
   gradient of the latest call only;
+* no silent non-finite number (SPEC §1.1): ``Value(nan)`` is refused, and a forward op, a
+  local derivative or a gradient that is not finite raises, naming the op, the node's label
+  and the inputs. ``backward()`` and ``grad()`` raise the same error on the same graph;
 * ``no_grad`` and ``detect_anomaly`` are per thread.
 """
 
@@ -22,11 +25,15 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+import os
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import ContextDecorator, contextmanager
 from itertools import repeat
 from operator import attrgetter
+from types import FrameType
 from typing import Any, Union, cast
 
 from tinygrad_edu.ops import FLOAT_FUNCTIONS, OPS, Op
@@ -34,13 +41,25 @@ from tinygrad_edu.ops import FLOAT_FUNCTIONS, OPS, Op
 Operand = Union["Value", float, int]
 
 
+class _RecordSites:
+    """The recording mode of ``detect_anomaly``: the graph, and where each node was made."""
+
+    def __bool__(self) -> bool:  # it records the graph, like True
+        return True
+
+
+_RECORD_SITES = _RecordSites()
+
+
 class _ThreadState(threading.local):
     # Class attributes are the defaults every new thread starts from.
-    grad_enabled = True
+    # What ops record: True (the graph), False (nothing: no_grad) or _RECORD_SITES. One
+    # attribute, so an op reads one thread-local value (each read costs ~70 ns), not two.
+    recording: bool | _RecordSites = True
     detect_anomaly = False
 
     def __init__(self) -> None:
-        self.saved_modes: list[bool] = []  # grad modes to restore, one per open no_grad
+        self.saved_modes: list[bool | _RecordSites] = []  # to restore, one per open no_grad
 
 
 _state = _ThreadState()
@@ -63,10 +82,26 @@ def _as_float(data: object) -> float:
     )
 
 
+def _as_finite_float(data: object, what: str) -> float:
+    """``data`` as a Python float; ``ValueError`` naming it if it is NaN or infinite."""
+    try:
+        number = _as_float(data)
+    except OverflowError:  # an int or Fraction past 1.8e308; its repr may be huge
+        kind = type(data).__name__
+        raise ValueError(
+            f"{what} must be a finite number; this {kind} is too large for a float"
+        ) from None
+    if not math.isfinite(number):
+        converted = "" if repr(number) == repr(data) else f", {number!r} as a float"
+        raise ValueError(f"{what} must be a finite number, not {data!r}{converted}")
+    return number
+
+
 class Value:
     """A scalar node of the computation graph: ``data``, ``grad`` and how it was made."""
 
-    __slots__ = ("_op", "data", "grad", "inputs", "label", "requires_grad")
+    # _created_at stays unset (and costs no time) outside detect_anomaly.
+    __slots__ = ("_created_at", "_op", "data", "grad", "inputs", "label", "requires_grad")
 
     data: float
     grad: float
@@ -78,17 +113,25 @@ class Value:
     def __init__(self, data: object, label: str = "", *, requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"Value label must be a str, not {type(label).__name__}")
-        self.data = _as_float(data)
+        self.data = _as_finite_float(data, "Value data")
         self.grad = 0.0
         self.label = label
         self.inputs = ()
         self.requires_grad = bool(requires_grad)
         self._op = None
+        if _state.recording is _RECORD_SITES:
+            self._created_at = _creation_site()
 
     @property
     def op(self) -> str:
         """The primitive that made this node (``"+"``, ``"tanh"`` ...); ``""`` for a leaf."""
         return "" if self._op is None else self._op.name
+
+    @property
+    def created_at(self) -> str | None:
+        """Where the user's code made this node, ``"file:line"``; noted under ``detect_anomaly``."""
+        site: traceback.FrameSummary | None = getattr(self, "_created_at", None)
+        return None if site is None else f"{site.filename}:{site.lineno}"
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
@@ -194,9 +237,11 @@ class Value:
         """
         inputs = _lift_all(terms)
         data = OPS["sum"].forward(*[x.data for x in inputs])
+        if data - data != 0.0:  # an input that is not finite makes the sum inf or NaN
+            raise _forward_error(OPS["sum"], inputs, data)
         # any(map(attrgetter)) runs in C: a third of the cost of a generator expression.
-        if _state.grad_enabled and any(map(_requires_grad, inputs)):
-            return _new_node(data, inputs, OPS["sum"], True)
+        if (recording := _state.recording) and any(map(_requires_grad, inputs)):
+            return _graph_node(data, inputs, OPS["sum"], recording)
         return _new_node(data, (), None, False)
 
     # ---- backward ------------------------------------------------------------------------
@@ -212,7 +257,7 @@ class Value:
                 "backward() on a Value that does not require grad "
                 "(it was made under no_grad or from constants only)"
             )
-        _backward_in_place(self, _as_float(gradient))
+        _backward_in_place(self, _as_finite_float(gradient, "the backward() gradient"))
 
 
 def _new_node(data: float, inputs: tuple[Value, ...], op: Op | None, requires_grad: bool) -> Value:
@@ -225,6 +270,30 @@ def _new_node(data: float, inputs: tuple[Value, ...], op: Op | None, requires_gr
     node.requires_grad = requires_grad
     node._op = op
     return node
+
+
+def _graph_node(
+    data: float, inputs: tuple[Value, ...], op: Op, recording: bool | _RecordSites
+) -> Value:
+    """A node recorded in the graph; under ``detect_anomaly`` it also notes its creation site."""
+    node = _new_node(data, inputs, op, True)
+    if recording is _RECORD_SITES:
+        node._created_at = _creation_site()
+    return node
+
+
+_PACKAGE_DIRECTORY = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def _creation_site() -> traceback.FrameSummary | None:
+    """The innermost frame of the user's code on the stack: frames of this package skipped."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not os.path.abspath(filename).startswith(_PACKAGE_DIRECTORY):
+            return traceback.FrameSummary(filename, frame.f_lineno, frame.f_code.co_name)
+        frame = frame.f_back
+    return None
 
 
 def _lift(x: object) -> Value | None:
@@ -284,13 +353,13 @@ _MAX_SHARED_CONSTANTS = 4096  # a bound, so x * random() in a loop cannot grow i
 
 def _constant(x: object) -> SharedConstant:
     """The shared constant leaf (no gradient, read-only) holding the real number ``x``."""
-    value = _as_float(x)
+    value = _as_finite_float(x, "a number in an expression")
     leaf = _shared_constants.get(value)
     if leaf is None:
         leaf = cast(SharedConstant, _new_node(value, (), None, False))
         leaf.__class__ = SharedConstant  # made as a plain leaf, read-only from here on
         # NOTE: zeros are never shared: 0.0 and -0.0 are one dict key but two numbers.
-        if value != 0.0 and not math.isnan(value):
+        if value != 0.0:
             if len(_shared_constants) >= _MAX_SHARED_CONSTANTS:
                 _shared_constants.clear()
             _shared_constants[value] = leaf
@@ -306,33 +375,53 @@ def _binary(op: Op, a: object, b: object) -> Value:
         return NotImplemented  # type: ignore[no-any-return]
     # _new_node inlined: this is the hottest function of a forward pass (20% faster).
     data = op.forward(left.data, right.data)
-    if data - data != 0.0:  # inf or NaN; the subtraction is the cheapest test of both
-        _check_overflow(op, left.data, right.data, data)
+    # inf - inf and NaN - NaN are NaN: the cheapest test of both. A non-finite input
+    # gives a non-finite result (5 / inf is 0, but ops._divide makes it NaN).
+    if data - data != 0.0:
+        raise _forward_error(op, (left, right), data)
     node = object.__new__(Value)
     node.data = data
     node.grad = 0.0
     node.label = ""
-    if (left.requires_grad or right.requires_grad) and _state.grad_enabled:
+    if (left.requires_grad or right.requires_grad) and (recording := _state.recording):
         node.inputs, node.requires_grad, node._op = (left, right), True, op
+        if recording is _RECORD_SITES:
+            node._created_at = _creation_site()
     else:
         node.inputs, node.requires_grad, node._op = (), False, None
     return node
 
 
-def _check_overflow(op: Op, a: float, b: float, out: float) -> None:
-    """Finite inputs with a non-finite result: a float overflowed. Say so, never a silent inf.
-
-    Non-finite inputs (a ``Value(math.inf)`` the user made) pass through, as in PyTorch.
-    """
-    if math.isfinite(a) and math.isfinite(b):
-        raise OverflowError(f"{a!r} {op.name} {b!r} overflows a float (result {out!r})")
-
-
 def _unary(op: Op, a: Value) -> Value:
-    data = op.forward(a.data)
-    if a.requires_grad and _state.grad_enabled:
-        return _new_node(data, (a,), op, True)
+    x = a.data
+    if x - x != 0.0:  # the input too: relu(nan) is 0.0, sin(inf) a bare "math domain error"
+        raise _forward_error(op, (a,), x)
+    data = op.forward(x)
+    if data - data != 0.0:
+        raise _forward_error(op, (a,), data)
+    if a.requires_grad and (recording := _state.recording):
+        return _graph_node(data, (a,), op, recording)
     return _new_node(data, (), None, False)
+
+
+def _forward_error(op: Op, inputs: tuple[Value, ...], result: float) -> Exception:
+    """Why a forward op made a number that is not finite: a bad input, or an overflow.
+
+    Every Value starts finite, so a non-finite input had its ``.data`` set afterwards: by
+    hand, or by an optimiser step that overflowed.
+    """
+    values = [x.data for x in inputs]
+    for position, x in enumerate(inputs, start=1):
+        if not math.isfinite(x.data):
+            name = f" ({x.label!r})" if x.label else ""
+            return ValueError(
+                f"{op.name!r} of {', '.join(map(repr, values))}: input {position}{name} is "
+                f"{x.data!r}, not a finite number (set after it was made: an overflowing update?)"
+            )
+    shown = f" {op.name} ".join(map(repr, values))
+    if len(values) != 2:
+        shown = f"{op.name}({', '.join(map(repr, values))})"
+    return OverflowError(f"{shown} overflows a float (result {result!r})")
 
 
 # ---- the chain rule ---------------------------------------------------------------------
@@ -375,18 +464,24 @@ def _backward_in_place(root: Value, seed: float) -> None:
     Unrolled by arity (many, two or one inputs): three times faster than the generic
     ``zip(inputs, partials)`` loop of ``_backpropagate_values`` (measured on an MLP step).
     Products, most of a network's nodes, are written out in full; a test holds every
-    branch to the table's partials, bit for bit.
+    branch to the table's partials, bit for bit. A call that fails changes no gradient.
     """
     order = topological_order(root)
+    leaves = []  # each with the .grad it had, restored if this call fails
     for node in order:
         if node.inputs:  # non-leaves hold this call's gradient only; leaves accumulate
             node.grad = 0.0
+        else:
+            leaves.append((node, node.grad))
     root.grad += seed
-    check_finite = _state.detect_anomaly
     fn = FLOAT_FUNCTIONS
     for node in reversed(order):
         op = node._op
-        if op is None:
+        if op is None:  # a leaf, whose gradient is complete now
+            # inf and NaN flow down every path to a leaf (inf * 0 is NaN): checking the
+            # leaves finds them all, at the cost of one subtraction per leaf.
+            if node.grad - node.grad != 0.0:
+                raise _undo_and_explain(root, seed, order, leaves, _leaf_gradient_error(node))
             continue
         g, out, inputs = node.grad, node.data, node.inputs  # g is d root / d node
         # Each partial da, db is a constant float or a function of (inputs, out).
@@ -415,10 +510,26 @@ def _backward_in_place(root: Value, seed: float) -> None:
                 if a.requires_grad:
                     a.grad += g * (da if isinstance(da, float) else da(fn, a.data, out))
         except (ArithmeticError, ValueError) as error:
-            raise _backward_error(error, node) from error
-        if check_finite:
-            for x in inputs:
-                _check_finite(x.grad, node)
+            raise _undo_and_explain(root, seed, order, leaves, error) from None
+
+
+def _undo_and_explain(
+    root: Value,
+    seed: float,
+    order: list[Value],
+    leaves: list[tuple[Value, float]],
+    unexplained: Exception,
+) -> Exception:
+    """Put back every ``.grad`` a failed backward changed; the error that explains why.
+
+    ``unexplained`` is raised as it is if the float arithmetic is not to blame.
+    """
+    for node in order:
+        if node.inputs:
+            node.grad = 0.0
+    for leaf, earlier in leaves:
+        leaf.grad = earlier
+    return _first_failing_step(root, seed) or unexplained
 
 
 class _ValueFunctions:
@@ -441,9 +552,9 @@ def _backpropagate_values(root: Value, seed: Value) -> dict[Value, Value]:
     """The same chain rule with Values, kept in a dict so no ``.grad`` changes.
 
     Under grad mode the gradients are recorded in the graph (differentiable again);
-    under ``no_grad`` they are plain constant Values.
+    under ``no_grad`` they are plain constant Values. Every Value op checks its result,
+    so a step that is not finite raises here too.
     """
-    check_finite = _state.detect_anomaly
     grads: dict[Value, Value] = {root: seed}
     for node in reversed(topological_order(root)):
         op = node._op
@@ -453,28 +564,105 @@ def _backpropagate_values(root: Value, seed: Value) -> dict[Value, Value]:
         partials = repeat(op.partials[0]) if op.variadic else op.partials
         for x, partial in zip(node.inputs, partials, strict=False):
             if x.requires_grad:
-                try:
-                    local = _local_derivative(partial, _VALUE_FUNCTIONS, node.inputs, node)
-                except (ArithmeticError, ValueError) as error:
-                    raise _backward_error(error, node) from error
+                local = _local_derivative(partial, _VALUE_FUNCTIONS, node.inputs, node)
                 contribution = local * out_grad
-                if check_finite:
-                    _check_finite(contribution.data, node)
                 grads[x] = grads[x] + contribution if x in grads else contribution
     return grads
 
 
-def _backward_error(error: Exception, node: Value) -> Exception:
-    """The same exception type, saying which node's backward failed.
+def _first_failing_step(root: Value, seed: float) -> Exception | None:
+    """Run the chain rule again on floats, checking every step; the error for the first bad one.
 
-    Under ``detect_anomaly`` an infinite local derivative (``sqrt`` at 0 divides by zero,
-    where PyTorch makes ``inf``) is the non-finite gradient it promises to report.
+    ``backward()`` and ``grad()`` both report failures through here, so they raise the same
+    error on the same graph. Runs only after a failure, so it may be slow and thorough.
     """
-    if _state.detect_anomaly and isinstance(error, ZeroDivisionError | OverflowError):
-        return FloatingPointError(
-            f"non-finite gradient from the backward of {_describe(node)}: {error}"
-        )
-    return type(error)(f"backward through {_describe(node)}: {error}")
+    grads: dict[Value, float] = {root: seed}
+    for node in reversed(topological_order(root)):
+        op = node._op
+        if op is None:
+            continue
+        g, args = grads[node], [x.data for x in node.inputs]
+        partials = repeat(op.partials[0]) if op.variadic else op.partials
+        for position, (x, partial) in enumerate(zip(node.inputs, partials, strict=False), 1):
+            if not x.requires_grad:  # never computed: a constant exponent needs no d/db
+                continue
+            try:
+                local = _checked_local(node, position, partial, args)
+            except (ArithmeticError, ValueError) as error:
+                return error
+            earlier = grads.get(x, 0.0)
+            total = earlier + g * local
+            if not math.isfinite(total):  # inf and NaN propagate: one test for all three
+                kind, why = _why_not_finite(local, g, earlier)
+                return _step_error(kind, node, position, why)
+            grads[x] = total
+    return None
+
+
+def _checked_local(node: Value, position: int, partial: Any, args: list[float]) -> float:
+    """The local derivative of ``node`` for input ``position`` (from 1), or the step's error."""
+    try:
+        local = float(_local_derivative(partial, FLOAT_FUNCTIONS, args, node.data))
+    except ZeroDivisionError:
+        raise _step_error(ZeroDivisionError, node, position, "divides by zero") from None
+    except ArithmeticError:  # float ** raises a bare (34, 'Numerical result ...')
+        raise _step_error(OverflowError, node, position, "overflows a float") from None
+    except ValueError as error:
+        raise _step_error(ValueError, node, position, f"fails: {error}") from None
+    if not math.isfinite(local):
+        kind, why = _why_not_finite(local, 1.0, 0.0)
+        raise _step_error(kind, node, position, why)
+    return local
+
+
+def _why_not_finite(local: float, g: float, earlier: float) -> tuple[type[Exception], str]:
+    """Which part of ``earlier + g * local`` is not finite: the local derivative, or an overflow."""
+    if math.isnan(local):
+        return ValueError, "is nan"
+    if math.isinf(local):
+        return OverflowError, f"is {local!r}"
+    if not math.isfinite(g * local):
+        return OverflowError, f"{local!r} times the gradient {g!r} overflows a float"
+    return (
+        OverflowError,
+        f"{local!r} times the gradient {g!r}, added to {earlier!r}, overflows a float",
+    )
+
+
+def _step_error(kind: type[Exception], node: Value, position: int, detail: str) -> Exception:
+    """``kind`` saying which node's backward failed, on which input and why."""
+    x = node.inputs[position - 1]
+    name = f" ({x.label!r})" if x.label else ""
+    where = f"backward through {_describe(node)}, input {position}{name}"
+    return _anomaly_error(kind(f"{where}: its local derivative {detail}"), node)
+
+
+def _leaf_gradient_error(leaf: Value) -> Exception:
+    """Every step was finite, so the leaf's ``.grad`` from earlier calls made it non-finite."""
+    name = f"leaf {leaf.label!r}" if leaf.label else "an unlabelled leaf"
+    kind = ValueError if math.isnan(leaf.grad) else OverflowError
+    error = kind(
+        f"the .grad of {name} (data {leaf.data!r}) became {leaf.grad!r}: leaves add up the "
+        "gradients of every backward() call, and this sum is not a finite number"
+    )
+    return _anomaly_error(error, leaf)
+
+
+def _anomaly_error(error: Exception, node: Value) -> Exception:
+    """Under ``detect_anomaly``: ``FloatingPointError`` for a non-finite gradient.
+
+    The message already names the file and line that made ``node``; on Python 3.11+ a note
+    also shows that line of code in the traceback, as PyTorch shows the forward call.
+    """
+    if not _state.detect_anomaly:
+        return error
+    if isinstance(error, ZeroDivisionError | OverflowError):
+        error = FloatingPointError(f"non-finite gradient: {error}")
+    site: traceback.FrameSummary | None = getattr(node, "_created_at", None)
+    if site is not None and sys.version_info >= (3, 11):
+        forward = "".join(traceback.format_list([site])).rstrip()
+        error.add_note(f"The forward call that made this node:\n{forward}")
+    return error
 
 
 def local_derivatives(node: Value) -> list[float | None]:
@@ -491,28 +679,17 @@ def local_derivatives(node: Value) -> list[float | None]:
         return []
     args = [x.data for x in node.inputs]
     partials = repeat(op.partials[0]) if op.variadic else op.partials
-    try:
-        return [
-            _local_derivative(partial, FLOAT_FUNCTIONS, args, node.data)
-            if x.requires_grad
-            else None
-            for x, partial in zip(node.inputs, partials, strict=False)
-        ]
-    except (ArithmeticError, ValueError) as error:
-        raise _backward_error(error, node) from error
-
-
-def _check_finite(gradient: float, node: Value) -> None:
-    if not math.isfinite(gradient):
-        raise FloatingPointError(
-            f"non-finite gradient {gradient!r} from the backward of {_describe(node)}"
-        )
+    return [
+        _checked_local(node, position, partial, args) if x.requires_grad else None
+        for position, (x, partial) in enumerate(zip(node.inputs, partials, strict=False), 1)
+    ]
 
 
 def _describe(node: Value) -> str:
     name = f"node {node.label!r}" if node.label else "an unlabelled node"
     data = ", ".join(repr(x.data) for x in node.inputs)
-    return f"{node.op!r} ({name}, inputs {data})"
+    site = f", made at {node.created_at}" if node.created_at else ""
+    return f"{node.op!r} ({name}, inputs {data}{site})"
 
 
 def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> list[Value]:
@@ -530,7 +707,13 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
         raise TypeError(f"grad() output must be a Value, not {type(output).__name__}")
     seed = Value(1.0, requires_grad=False)
     with _GradMode(create_graph):
-        grads = _backpropagate_values(output, seed)
+        try:
+            grads = _backpropagate_values(output, seed)
+        except (ArithmeticError, ValueError):
+            failure = _first_failing_step(output, 1.0)  # the message backward() gives
+            if failure is None:  # not the float arithmetic (a planted bug): as it came
+                raise
+            raise failure from None
     result = []
     for x in inputs:
         g = grads.get(x)
@@ -551,11 +734,16 @@ class _GradMode(ContextDecorator):
 
     def __enter__(self) -> None:
         # A per-thread stack, not an attribute of self: one object may be entered again.
-        _state.saved_modes.append(_state.grad_enabled)
-        _state.grad_enabled = self.enabled
+        _state.saved_modes.append(_state.recording)
+        if not self.enabled:
+            _state.recording = False
+        elif _state.detect_anomaly:
+            _state.recording = _RECORD_SITES
+        else:
+            _state.recording = True
 
     def __exit__(self, *exc_info: object) -> None:
-        _state.grad_enabled = _state.saved_modes.pop()
+        _state.recording = _state.saved_modes.pop()
 
 
 class no_grad(_GradMode):  # lower case, as PyTorch spells it
@@ -571,13 +759,17 @@ class no_grad(_GradMode):  # lower case, as PyTorch spells it
 
 @contextmanager
 def detect_anomaly() -> Iterator[None]:
-    """Context manager: a backward step that makes a non-finite gradient raises.
+    """Context manager: a non-finite gradient raises ``FloatingPointError``, showing its source.
 
-    The ``FloatingPointError`` names the op and the node's label.
+    Inside, every new node also notes the file and line of the user's code that made it, and
+    an error from ``backward()`` or ``grad()`` names the node, its label and that place, as
+    PyTorch's anomaly mode shows the forward traceback. Outside, nothing is noted or paid.
     """
-    previous = _state.detect_anomaly
+    previous = (_state.detect_anomaly, _state.recording)
     _state.detect_anomaly = True
+    if _state.recording:  # under no_grad nothing is recorded, so no site either
+        _state.recording = _RECORD_SITES
     try:
         yield
     finally:
-        _state.detect_anomaly = previous
+        _state.detect_anomaly, _state.recording = previous

@@ -22,6 +22,7 @@ import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 # A partial is a function (fn, *inputs, out) -> derivative, or a float when it is constant.
@@ -60,13 +61,23 @@ FLOAT_FUNCTIONS = FloatFunctions()
 # ---- forward rules with their domain checks ------------------------------------------
 
 
+def _not_finite(a: float, b: float) -> bool:
+    return (a - a) + (b - b) != 0.0  # inf - inf and NaN - NaN are NaN
+
+
 def _divide(a: float, b: float) -> float:
+    # NOTE: a NaN or inf input gives NaN, so that the engine, which checks every result,
+    # reports it: 5 / inf = 0 would hide it.
+    if _not_finite(a, b):
+        return math.nan
     if b == 0.0:
         raise ZeroDivisionError(f"division by zero: {a!r} / {b!r}")
     return a / b
 
 
 def _power(a: float, b: float) -> float:
+    if _not_finite(a, b):  # as for _divide: inf ** 0 and 1 ** NaN would be 1.0
+        return math.nan
     if a == 0.0 and b < 0.0:
         raise ZeroDivisionError(f"0.0 ** {b!r}: zero cannot be raised to a negative power")
     if a < 0.0 and not b.is_integer():
@@ -99,6 +110,15 @@ def _sqrt(a: float) -> float:
 def _sum(*terms: float) -> float:
     try:
         return math.fsum(terms)  # exactly rounded: the order of the terms does not matter
+    except ValueError:  # inf + -inf: NaN, as a + b gives it
+        return math.nan
+    except OverflowError:  # a partial sum overflowed, but the exact sum may fit
+        if not all(map(math.isfinite, terms)):  # or an inf term came after the overflow
+            return sum(terms)
+    # NOTE: 1e308 + 1e308 - 1e308 fits: Fractions add exactly; slow, so only on this path.
+    exact = sum(map(Fraction, terms), start=Fraction(0))
+    try:
+        return float(exact)
     except OverflowError:
         largest = max(terms, key=abs)
         raise OverflowError(
