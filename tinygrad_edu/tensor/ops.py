@@ -157,6 +157,44 @@ def _sum_vjp(g: Array, out: Array, a: Array, axis: Any = None, keepdims: bool = 
     return np.broadcast_to(g, a.shape)
 
 
+# NOTE: PyTorch clamps each log of binary cross-entropy at -100 (p = 0 or 1 costs at most
+# 100) and divides the gradient (p - y) / (p (1 - p)) by at least ~1e-12; the scalar
+# nn.losses copies both, and so do we, so the two engines agree at saturated outputs too.
+_LOG_FLOOR = -100.0
+_GRADIENT_FLOOR = 9.999999960041972e-13
+
+
+def _clamped_logs(p: Array) -> tuple[Array, Array]:
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped at once
+        return np.maximum(np.log(p), _LOG_FLOOR), np.maximum(np.log1p(-p), _LOG_FLOOR)
+
+
+def _binary_cross_entropy(p: Array, y: Array) -> Array:
+    shape = np.broadcast_shapes(p.shape, y.shape)
+    _refuse(
+        np.broadcast_to(~((p >= 0.0) & (p <= 1.0)), shape),
+        ValueError,
+        "binary cross-entropy needs probabilities in [0, 1] (is the output a sigmoid?)",
+    )
+    _refuse(
+        np.broadcast_to(~((y >= 0.0) & (y <= 1.0)), shape),
+        ValueError,
+        "binary cross-entropy needs labels in [0, 1]",
+    )
+    log_p, log_q = _clamped_logs(p)
+    result: Array = -(y * log_p + (1.0 - y) * log_q) + 0.0  # + 0.0: no -0.0 for a perfect p
+    return result
+
+
+def _binary_cross_entropy_vjp_p(g: Array, out: Array, p: Array, y: Array) -> Array:
+    return g * (p - y) / np.maximum(p * (1.0 - p), _GRADIENT_FLOOR)
+
+
+def _binary_cross_entropy_vjp_y(g: Array, out: Array, p: Array, y: Array) -> Array:
+    log_p, log_q = _clamped_logs(p)
+    return g * (log_q - log_p)
+
+
 def _log_softmax(a: Array, axis: int = -1) -> Array:
     # NOTE: subtract the largest entry first, so exp never overflows (log-sum-exp trick).
     shifted = a - a.max(axis=axis, keepdims=True)
@@ -204,6 +242,9 @@ TENSOR_OPS: dict[str, TensorOp] = {
         # d softmax: s * (g - <g, s>) along the axis.
         TensorOp("softmax", _softmax,
                  (lambda g, out, a, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)),)),
+        # Loss per entry -[y log p + (1 - y) log(1 - p)]; d/dp = (p - y) / (p (1 - p)).
+        TensorOp("binary_cross_entropy", _binary_cross_entropy,
+                 (_binary_cross_entropy_vjp_p, _binary_cross_entropy_vjp_y), domain=(0.1, 0.9)),
     )
 }  # fmt: skip
 
