@@ -15,6 +15,7 @@ gradient along it. Grad mode is the scalar engine's: ``with no_grad()`` stops bo
 
 from __future__ import annotations
 
+import math
 import numbers
 from collections.abc import Iterable
 from typing import Any, Union, cast
@@ -39,9 +40,9 @@ def _as_array(data: object) -> Array:
     if raw.dtype.kind not in "biuf":
         raise TypeError(f"Tensor data must be real numbers, not an array of {raw.dtype}")
     array = np.array(raw, dtype=np.float64)  # a copy: the caller's array stays theirs
-    finite = np.isfinite(array)
-    if not finite.all():
-        raise ValueError(f"Tensor data must be finite: {first_failure(~finite, 'NaN or inf')}")
+    if not _all_finite(array):
+        bad = ~np.isfinite(array)
+        raise ValueError(f"Tensor data must be finite: {first_failure(bad, 'NaN or inf')}")
     return array
 
 
@@ -56,12 +57,13 @@ class Tensor:
     requires_grad: bool
     _op: TensorOp | None
     _params: dict[str, Any]
+    _grad: Array | None  # made on first use: most nodes of a forward pass never need one
 
     def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"Tensor label must be a str, not {type(label).__name__}")
         self._data = _as_array(data)
-        self._grad = np.zeros_like(self._data)
+        self._grad = None
         self.label = label
         self.inputs = ()
         self.requires_grad = bool(requires_grad)
@@ -82,11 +84,15 @@ class Tensor:
     @property
     def grad(self) -> Array:
         r""":math:`\partial L/\partial self` after ``backward()``; same shape as ``data``."""
+        if self._grad is None:
+            self._grad = np.zeros_like(self._data)
         return self._grad
 
     @grad.setter
     def grad(self, value: npt.ArrayLike) -> None:
-        self._grad[...] = self._same_shape(value, "grad")
+        if self._grad is not None and not self._grad.flags.writeable:
+            self._grad = None  # an interior node's (shared) gradient: give it its own
+        self.grad[...] = self._same_shape(value, "grad")
 
     def _same_shape(self, value: npt.ArrayLike, what: str) -> Array:
         array = np.asarray(value, dtype=np.float64)
@@ -110,7 +116,7 @@ class Tensor:
 
     def __repr__(self) -> str:
         label = f", label={self.label!r}" if self.label else ""
-        body = f"data={self._data.tolist()!r}, grad={self._grad.tolist()!r}"
+        body = f"data={self._data.tolist()!r}, grad={self.grad.tolist()!r}"
         if self._data.size > 8:
             body = f"shape={self.shape}"
         return f"Tensor({body}{label})"
@@ -245,10 +251,11 @@ class Tensor:
             )
         grads = chain_rule(self, _seed(self, gradient))
         for node, g in grads.items():
-            if node.inputs:
-                node._grad[...] = g
+            if node.inputs:  # read-only: a VJP may hand one array to several nodes
+                node._grad = g
+                g.flags.writeable = False
             else:
-                node._grad += g
+                node.grad += g
 
 
 def _seed(root: Tensor, gradient: npt.ArrayLike | None) -> Array:
@@ -267,7 +274,23 @@ def _seed(root: Tensor, gradient: npt.ArrayLike | None) -> Array:
 
 def _lift(x: object) -> Tensor:
     """A Tensor as is; a number or an array becomes a constant leaf (no gradient)."""
-    return x if isinstance(x, Tensor) else Tensor(x, requires_grad=False)
+    if isinstance(x, Tensor):
+        return x
+    if type(x) is float or type(x) is int:  # x / 2, 1.0 - x: skip the checks of __init__
+        value = float(x)
+        if math.isfinite(value):
+            return _node(np.array(value), (), None, {})
+    return Tensor(x, requires_grad=False)
+
+
+def _node(
+    data: Array, inputs: tuple[Tensor, ...], op: TensorOp | None, params: dict[str, Any]
+) -> Tensor:
+    # Bypasses __init__'s checks: data is already a finite float64 array.
+    node = object.__new__(Tensor)
+    node._data, node._grad, node.label = data, None, ""
+    node.inputs, node.requires_grad, node._op, node._params = inputs, bool(inputs), op, params
+    return node
 
 
 def apply(name: str, *operands: object, **params: Any) -> Tensor:
@@ -279,17 +302,19 @@ def apply(name: str, *operands: object, **params: Any) -> Tensor:
         return NotImplemented  # type: ignore[no-any-return]  # Python then raises its TypeError
     with np.errstate(all="ignore"):  # non-finite results are reported below, by name
         data = np.asarray(op.forward(*(x._data for x in inputs), **params), dtype=np.float64)
-    if not np.isfinite(data).all():
+    if not op.bounded and not _all_finite(data):
         raise OverflowError(
             f"{name} overflows a float: {first_failure(~np.isfinite(data), 'not finite')}"
         )
-    node = object.__new__(Tensor)
-    node._data, node._grad, node.label = data, np.zeros_like(data), ""
     if _state.grad_enabled and any(x.requires_grad for x in inputs):
-        node.inputs, node.requires_grad, node._op, node._params = inputs, True, op, params
-    else:
-        node.inputs, node.requires_grad, node._op, node._params = (), False, None, {}
-    return node
+        return _node(data, inputs, op, params)
+    return _node(data, (), None, {})
+
+
+def _all_finite(array: Array) -> bool:
+    # One pass: a NaN or inf makes the sum non-finite. Only then (or when the sum of
+    # finite numbers overflows) look entry by entry.
+    return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
 
 
 def unbroadcast(gradient: Array, shape: tuple[int, ...]) -> Array:
@@ -316,27 +341,25 @@ def chain_rule(root: Tensor, seed: Array) -> dict[Tensor, Array]:
     # The scalar engine's iterative order: it reads only .inputs and .requires_grad.
     order = cast(list[Tensor], topological_order(cast(Any, root)))
     grads: dict[Tensor, Array] = {root: seed}
-    for node in reversed(order):
-        op = node._op
-        if op is None:
-            continue
-        g, values = grads[node], [x._data for x in node.inputs]
-        for x, vjp in zip(node.inputs, op.vjps, strict=True):
-            if not x.requires_grad:
+    with np.errstate(all="ignore"):  # non-finite gradients are reported below, by name
+        for node in reversed(order):
+            if node._op is None:
                 continue
-            try:
-                with np.errstate(all="ignore"):
-                    share = unbroadcast(
-                        np.asarray(vjp(g, node._data, *values, **node._params)), x.shape
+            g, values = grads[node], [x._data for x in node.inputs]
+            for x, vjp in zip(node.inputs, node._op.vjps, strict=True):
+                if not x.requires_grad:
+                    continue
+                try:
+                    share = vjp(g, node._data, *values, **node._params)
+                except (ArithmeticError, ValueError) as error:
+                    raise type(error)(f"backward through {_describe(node)}: {error}") from error
+                share = unbroadcast(np.asarray(share), x.shape)
+                if not node._op.bounded and not _all_finite(share):
+                    raise OverflowError(
+                        f"backward through {_describe(node)}: the gradient overflows, "
+                        f"{first_failure(~np.isfinite(share), 'not finite')}"
                     )
-            except (ArithmeticError, ValueError) as error:
-                raise type(error)(f"backward through {_describe(node)}: {error}") from error
-            if not np.isfinite(share).all():
-                raise OverflowError(
-                    f"backward through {_describe(node)}: the gradient overflows, "
-                    f"{first_failure(~np.isfinite(share), 'not finite')}"
-                )
-            grads[x] = grads[x] + share if x in grads else share
+                grads[x] = grads[x] + share if x in grads else share
     return grads
 
 
