@@ -171,6 +171,15 @@ def test_an_infinite_derivative_raises_in_backward_never_a_silent_inf() -> None:
         y.backward()
 
 
+def test_an_overflowing_gradient_names_the_op_where_it_appeared() -> None:
+    x = Tensor([1e200, 1.0], label="x")
+    y = (x * 1e100).sin() * 1.0  # the inf appears in the last op's backward, not the first
+    with pytest.raises(OverflowError, match=r"backward through '\*'.*1 of 2 entries not finite"):
+        (x * 1e100).backward(gradient=[1e300, 1.0])
+    with pytest.raises(OverflowError, match=r"backward through '\*'"):
+        y.backward(gradient=[1e300, 1.0])
+
+
 def test_sigmoid_and_softmax_are_stable_for_huge_inputs() -> None:
     np.testing.assert_array_equal(Tensor([-1000.0, 1000.0]).sigmoid().data, [0.0, 1.0])
     np.testing.assert_allclose(Tensor([1000.0, 1000.0]).softmax().data, [0.5, 0.5])

@@ -331,7 +331,7 @@ def unbroadcast(gradient: Array, shape: tuple[int, ...]) -> Array:
     return gradient.sum(axis=stretched, keepdims=True) if stretched else gradient
 
 
-def chain_rule(root: Tensor, seed: Array) -> dict[Tensor, Array]:
+def chain_rule(root: Tensor, seed: Array, check_each_step: bool = False) -> dict[Tensor, Array]:
     r"""The gradient of ``root`` (seeded with ``seed``) for every node below that needs one.
 
     Reverse topological order, so a node's gradient is complete before it is passed on;
@@ -354,12 +354,17 @@ def chain_rule(root: Tensor, seed: Array) -> dict[Tensor, Array]:
                 except (ArithmeticError, ValueError) as error:
                     raise type(error)(f"backward through {_describe(node)}: {error}") from error
                 share = unbroadcast(np.asarray(share), x.shape)
-                if not node._op.bounded and not _all_finite(share):
-                    raise OverflowError(
-                        f"backward through {_describe(node)}: the gradient overflows, "
-                        f"{first_failure(~np.isfinite(share), 'not finite')}"
-                    )
                 grads[x] = grads[x] + share if x in grads else share
+                if check_each_step and not _all_finite(grads[x]):
+                    bad = first_failure(~np.isfinite(grads[x]), "not finite")
+                    raise OverflowError(f"backward through {_describe(node)}: the gradient "
+                                        f"overflows, {bad}")  # fmt: skip
+    # NOTE: a NaN or inf never vanishes further down (every VJP multiplies by g, and
+    # inf * 0 is NaN), so it would reach a leaf: checking the leaves suffices, and only
+    # then a second, checked pass names the op where it first appeared.
+    if not check_each_step and not all(_all_finite(g) for x, g in grads.items() if not x.inputs):
+        chain_rule(root, seed, check_each_step=True)  # raises, naming the op
+        raise OverflowError("backward: a gradient is not finite")  # not reached, by the NOTE
     return grads
 
 
