@@ -195,6 +195,19 @@ class MLP:
         """Read a file written by either engine's ``save``, checked as the scalar ``load`` does."""
         return cls.from_scalar(scalar_nn.MLP.load(path))
 
+    def to_torch(self) -> Any:
+        """This network as a float64 ``torch.nn.Sequential`` (see :mod:`tinygrad_edu.bridge`)."""
+        from tinygrad_edu.bridge import to_torch
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, sequential: Any) -> MLP:
+        """The MLP holding a ``torch.nn.Sequential``'s Linear weights and activations."""
+        from tinygrad_edu.bridge import from_torch
+
+        return from_torch(sequential, cls)
+
     def __repr__(self) -> str:
         layers = ",\n".join(f"  {layer!r}" for layer in self.layers)
         count = sum(p.data.size for p in self.parameters())
