@@ -186,14 +186,20 @@ def test_sigmoid_and_softmax_are_stable_for_huge_inputs() -> None:
     np.testing.assert_allclose(Tensor([1000.0, 0.0]).log_softmax().data, [0.0, -1000.0])
 
 
-def test_optimiser_style_updates_keep_the_same_arrays() -> None:
+def test_data_is_updated_in_place_a_kept_gradient_is_never_changed() -> None:
     p = Tensor([1.0, 2.0])
-    data, gradient = p.data, p.grad
+    data = p.data
     (p * p).sum().backward()
+    kept = p.grad  # as momentum SGD keeps its first buffer
     p.data = p.data - 0.5 * p.grad
     p.grad = 0.0
-    assert p.data is data and p.grad is gradient
+    (p * 3.0).sum().backward()
+    assert p.data is data
     np.testing.assert_array_equal(p.data, [0.0, 0.0])
+    np.testing.assert_array_equal(kept, [2.0, 4.0])
+    np.testing.assert_array_equal(p.grad, [3.0, 3.0])
+    with pytest.raises(ValueError, match="finite"):
+        p.data = np.array([1.0, np.inf])
     with pytest.raises(ValueError, match="shape"):
         p.data = np.zeros(3)
 

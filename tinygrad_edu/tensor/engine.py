@@ -70,8 +70,9 @@ class Tensor:
         self._op = None
         self._params = {}
 
-    # data and grad are replaced in place, so an optimiser's `p.data = p.data - lr * g`
-    # keeps the one array, and `p.grad = 0.0` (zero_grad) fills it with zeros.
+    # data is written in place, so an optimiser's `p.data = p.data - lr * g` keeps the one
+    # array. A gradient is never changed in place but replaced (`p.grad = 0.0` makes a new
+    # zero array), so one kept by an optimiser (momentum's first buffer) keeps its numbers.
     @property
     def data(self) -> Array:
         """The values, a float64 numpy array."""
@@ -90,14 +91,16 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: npt.ArrayLike) -> None:
-        if self._grad is not None and not self._grad.flags.writeable:
-            self._grad = None  # an interior node's (shared) gradient: give it its own
-        self.grad[...] = self._same_shape(value, "grad")
+        array = self._same_shape(value, "grad")
+        self._grad = np.array(np.broadcast_to(array, self.shape))  # a new array of its own
 
     def _same_shape(self, value: npt.ArrayLike, what: str) -> Array:
         array = np.asarray(value, dtype=np.float64)
         if array.ndim != 0 and array.shape != self.shape:
             raise ValueError(f"{what} of shape {array.shape} for a tensor of shape {self.shape}")
+        if not _all_finite(array):  # an update that overflowed: never store it silently
+            bad = first_failure(~np.isfinite(array), "NaN or inf")
+            raise ValueError(f"{what} must be finite: {bad}")
         return array
 
     @property
@@ -254,8 +257,8 @@ class Tensor:
             if node.inputs:  # read-only: a VJP may hand one array to several nodes
                 node._grad = g
                 g.flags.writeable = False
-            else:
-                node.grad += g
+            else:  # a new array, not +=: see the note on the grad property
+                node._grad = g.copy() if node._grad is None else node._grad + g
 
 
 def _seed(root: Tensor, gradient: npt.ArrayLike | None) -> Array:
@@ -312,9 +315,7 @@ def apply(name: str, *operands: object, **params: Any) -> Tensor:
 
 
 def _all_finite(array: Array) -> bool:
-    # One pass: a NaN or inf makes the sum non-finite. Only then (or when the sum of
-    # finite numbers overflows) look entry by entry.
-    return bool(np.isfinite(array.sum())) or bool(np.isfinite(array).all())
+    return bool(np.isfinite(array).all())
 
 
 def unbroadcast(gradient: Array, shape: tuple[int, ...]) -> Array:
