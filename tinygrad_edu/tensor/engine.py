@@ -109,6 +109,11 @@ class Tensor:
         return cast(tuple[int, ...], self._data.shape)
 
     @property
+    def ndim(self) -> int:
+        """The number of axes of ``data``."""
+        return self._data.ndim
+
+    @property
     def op(self) -> str:
         """The primitive that made this node (``"@"``, ``"sum"`` ...); ``""`` for a leaf."""
         return "" if self._op is None else self._op.name
