@@ -319,6 +319,11 @@ def draw_dot(
     ``max_nodes`` bounds the drawn nodes (values plus ops; with ``cluster=True`` each
     top-level cluster counts as one); above it a ``ValueError`` is raised.
     """
+    if type(root).__name__ == "Tensor":  # a Tensor graph (SPEC §11): shapes, small values
+        from tinygrad_edu.tensor.viz import draw_tensor_dot
+
+        return draw_tensor_dot(root, rankdir=rankdir, show_grad=show_grad, max_nodes=max_nodes,  # type: ignore[arg-type]
+                               highlight=highlight, cluster=cluster, step=step)  # fmt: skip
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
     graph = _Graph(root)
