@@ -80,3 +80,29 @@ def test_a_tensor_run_that_diverges_says_so() -> None:
     with pytest.raises(TrainingDiverged, match="smaller learning rate"):
         fit(model, X * 1e100, y, loss="mse", optimizer=optim.SGD(model.parameters(), lr=1e200),
             epochs=3, progress=False)  # fmt: skip
+
+
+@pytest.mark.parametrize("dataset", ["xor", "iris"])
+def test_the_command_line_trains_the_same_run_on_either_engine(dataset: str, tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    outputs = []
+    for engine in ("scalar", "tensor"):
+        (tmp_path / engine).mkdir()
+        command = [sys.executable, "-m", "tinygrad_edu", "train", "--dataset", dataset,
+                   "--epochs", "5", "--engine", engine, "--save", "model.json"]  # fmt: skip
+        result = subprocess.run(
+            command, capture_output=True, text=True, cwd=tmp_path / engine, check=True
+        )
+        outputs.append(result.stdout)
+    assert outputs[0] == outputs[1]  # every epoch's loss and accuracy, and the test accuracy
+    assert "test accuracy" in outputs[0]
+    # Both files load in either engine; the numbers agree to rounding (1e-12).
+    scalar_file, tensor_file = (tmp_path / engine / "model.json" for engine in ("scalar", "tensor"))
+    from_scalar, from_tensor = scalar_nn.MLP.load(scalar_file), tensor_nn.MLP.load(tensor_file)
+    assert from_scalar.state_dict().keys() == from_tensor.state_dict().keys()
+    np.testing.assert_allclose(
+        list(from_tensor.state_dict().values()), list(from_scalar.state_dict().values()),
+        rtol=1e-12, atol=1e-14,
+    )  # fmt: skip

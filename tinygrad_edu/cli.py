@@ -109,6 +109,11 @@ def _add_train_command(commands: argparse._SubParsersAction[_Parser]) -> None:
     )
     command.add_argument("--save", metavar="MODEL.json", help="write the trained model")
     command.add_argument("--plot", metavar="LOSS.png", help="write the loss curve (png/svg/pdf)")
+    command.add_argument(
+        "--engine", choices=("scalar", "tensor"), default="scalar",
+        help="scalar (default: the engine the lessons build) or tensor (batched, much faster); "
+        "mnist always uses tensor",
+    )  # fmt: skip
     command.set_defaults(run=_run_train)
 
 
@@ -204,6 +209,8 @@ def _run_train(args: argparse.Namespace) -> int:
             f"limit of {MAX_PARAMETERS} (a scalar engine would take hours per epoch)"
         )
     X_train, X_test, y_train, y_test = data.train_test_split(X, y, seed=args.seed)
+    if args.engine == "tensor":  # the same network on the batched engine (SPEC §11)
+        from tinygrad_edu.tensor.nn import MLP  # type: ignore[assignment]
     model = MLP(
         X.shape[1],
         sizes,
