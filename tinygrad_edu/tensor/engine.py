@@ -91,6 +91,9 @@ class Tensor:
 
     @grad.setter
     def grad(self, value: npt.ArrayLike) -> None:
+        if type(value) is float and value == 0.0:  # zero_grad: zeros are made when needed
+            self._grad = None
+            return
         array = self._same_shape(value, "grad")
         self._grad = np.array(np.broadcast_to(array, self.shape))  # a new array of its own
 

@@ -58,11 +58,10 @@ def _refuse(bad: npt.NDArray[np.bool_], error: type[Exception], message: str) ->
 
 
 def _divide(a: Array, b: Array) -> Array:
-    _refuse(
-        np.broadcast_to(b == 0.0, np.broadcast_shapes(a.shape, b.shape)),
-        ZeroDivisionError,
-        "division by zero",
-    )
+    zero = b == 0.0
+    if zero.any():  # the common case, x / n, costs one comparison of b alone
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        _refuse(np.broadcast_to(zero, shape), ZeroDivisionError, "division by zero")
     return np.divide(a, b)
 
 
