@@ -111,14 +111,17 @@ def scalar_seconds_per_example(X: np.ndarray, Y: np.ndarray, images: int) -> flo
 
 
 def main() -> dict[str, Any]:
+    global BATCH  # the epoch functions above read it; one setting per run
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--scalar-images", type=int, default=5)
+    parser.add_argument("--batch-size", type=int, default=BATCH, help="32: the target's")
     args = parser.parse_args()
+    BATCH = args.batch_size
     X, _, y, _ = mnist_train_test()
     X, Y = X / 255.0, np.eye(10)[y]
     order = np.random.default_rng(SEED).permutation(len(X))
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = {"batch_size": BATCH}
     # One BLAS thread for all three: 32 x 784 products are too small to split, and on a
     # shared machine extra threads mostly wait for each other.
     with threadpool_limits(limits=1, user_api="blas"):
