@@ -32,6 +32,7 @@ CASES: dict[str, list[tuple[tuple[tuple[int, ...], ...], dict[str, Any]]]] = {
     "log_softmax": [(((3, 4),), {"axis": -1}), (((3, 4),), {"axis": 0})],
     "softmax": [(((3, 4),), {"axis": -1}), (((3, 4),), {"axis": 0})],
     "binary_cross_entropy": [(((3, 4), (3, 4)), {}), (((5,), ()), {})],
+    "mse": [(((3, 4), (3, 4)), {}), (((5,), (5,)), {})],
 }
 KINKED = {"abs", "relu"}  # sampled away from 0, where central differences straddle the kink
 ALL_CASES = [(name, shapes, params) for name, cases in CASES.items() for shapes, params in cases]
@@ -133,6 +134,7 @@ def test_ops_match_torch_float64(name: str, shapes: Any, params: dict[str, Any])
         "T": lambda a: a.permute(*reversed(range(a.dim()))),
         "log_softmax": lambda a, axis: torch.log_softmax(a, dim=axis),
         "softmax": lambda a, axis: torch.softmax(a, dim=axis),
+        "mse": torch.nn.functional.mse_loss,
         "binary_cross_entropy": lambda p, y: torch.nn.functional.binary_cross_entropy(
             p, y.expand_as(p), reduction="none"),
     }  # fmt: skip
