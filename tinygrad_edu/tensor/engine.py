@@ -389,7 +389,8 @@ def grad(
     r"""Return :math:`\partial output/\partial x` for each ``x`` in ``inputs``, as new Tensors.
 
     Leaves every ``.grad`` untouched. ``gradient`` as in :meth:`Tensor.backward`. An input
-    that does not reach ``output`` gets zeros of its shape.
+    that does not reach ``output`` gets zeros of its shape. First derivatives only: unlike
+    the scalar ``grad``, there is no ``create_graph`` (the VJPs run on plain arrays).
     """
     inputs = list(inputs)
     for x in [output, *inputs]:
