@@ -83,7 +83,6 @@ def test_plot_for_non_2d_data_is_the_loss_curve_only(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "arguments",
     [
-        ("--dataset", "mnist"),
         ("--hidden", "16,x"),
         ("--hidden", "0"),
         ("--lr", "-1"),

@@ -145,13 +145,14 @@ def cell_summaries(notebook: Any) -> list[list[tuple[Any, ...]]]:
 # ---- the tests ---------------------------------------------------------------------------
 
 
-def test_the_curriculum_has_nine_numbered_notebooks_built_from_their_sources() -> None:
+def test_the_curriculum_has_ten_numbered_notebooks_built_from_their_sources() -> None:
     sources = sorted(build.SOURCES.glob("[0-9][0-9]_*.py"))
     assert [path.stem for path in PATHS] == [path.stem for path in sources]
-    assert [path.name[:2] for path in PATHS] == [f"{k:02d}" for k in range(1, 10)]
+    assert [path.name[:2] for path in PATHS] == [f"{k:02d}" for k in range(1, 11)]
     # SPEC 9.1: the new notebook 03 sits between the chain rule and the Value engine.
     assert PATHS[2].stem == "03_build_your_own_engine"
     assert PATHS[3].stem == "04_the_value_engine_and_backward"
+    assert PATHS[9].stem == "10_from_scalars_to_tensors"
 
 
 def test_each_notebook_title_carries_its_number() -> None:

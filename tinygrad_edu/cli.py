@@ -204,7 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _say(*parts: object) -> None:
+def say(*parts: object) -> None:
     """``print`` to stdout; a closed or full stdout becomes a :class:`StdoutError`."""
     try:
         print(*parts)
@@ -243,7 +243,7 @@ def _bad_value(message: str) -> Exception:
 
 # ---- train ------------------------------------------------------------------------------
 
-_DATASETS = ("moons", "circles", "xor", "parity", "iris", "digits")
+_DATASETS = ("moons", "circles", "xor", "parity", "iris", "digits", "mnist")
 _OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop", "adagrad")
 _LOSS_NAMES = ("hinge", "ce", "mse", "bce")
 # Learning rates that work for each optimiser when the dataset's own default is not used.
@@ -306,6 +306,11 @@ def _add_train_command(commands: _Commands) -> None:
     )
     command.add_argument("--save", metavar="MODEL.json", help="write the trained model")
     command.add_argument("--plot", metavar="LOSS.png", help="write the loss curve (png/svg/pdf)")
+    command.add_argument(
+        "--engine", choices=("scalar", "tensor"), default="scalar",
+        help="scalar (default: the engine the lessons build) or tensor (batched, much faster); "
+        "mnist always uses tensor",
+    )  # fmt: skip
     command.set_defaults(run=_run_train)
 
 
@@ -353,7 +358,7 @@ def _hidden_sizes(text: str) -> list[int]:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    outputs = _OutputFiles()
+    outputs = OutputFiles()
     # Checked now, not after minutes of training.
     if args.save is not None:
         outputs.check("--save", args.save, (".json",))
@@ -368,6 +373,10 @@ def _run_train(args: argparse.Namespace) -> int:
     from tinygrad_edu.nn.modules import MAX_PARAMETERS, count_parameters
     from tinygrad_edu.train import TrainingDiverged, evaluate, fit, plot_training
 
+    if args.dataset == "mnist":  # the seeds' 784-32-10 recipe, on the Tensor engine (SPEC §11)
+        from tinygrad_edu.tensor.mnist import run_train_command
+
+        return run_train_command(args, outputs)
     defaults = _DATASET_DEFAULTS[args.dataset]
     if args.lr is None and args.optimizer not in (None, defaults["optimizer"]):
         args.lr = _DEFAULT_LR[args.optimizer]
@@ -400,6 +409,8 @@ def _run_train(args: argparse.Namespace) -> int:
             f"limit of {MAX_PARAMETERS} (a scalar engine would take hours per epoch)"
         )
     X_train, X_test, y_train, y_test = data.train_test_split(X, y, seed=args.seed)
+    if args.engine == "tensor":  # the same network on the batched engine (SPEC §11)
+        from tinygrad_edu.tensor.nn import MLP  # type: ignore[assignment]
     model = MLP(
         X.shape[1],
         sizes,
@@ -417,7 +428,7 @@ def _run_train(args: argparse.Namespace) -> int:
         optimizer = optim.RMSprop(model.parameters(), lr=args.lr)
     else:
         optimizer = optim.Adagrad(model.parameters(), lr=args.lr)
-    _say(
+    say(
         f"{args.dataset}: {len(X_train)} training and {len(X_test)} test examples; "
         f"MLP({X.shape[1]}, {sizes}) {_describe_run(vars(args))}"
     )
@@ -427,7 +438,7 @@ def _run_train(args: argparse.Namespace) -> int:
         if accuracy is not None:  # None where the loss gives no way to read off a class
             line += f"  accuracy {accuracy:.3f}"
         with tqdm.external_write_mode():  # keeps the progress bar (on stderr) below the lines
-            _say(line)
+            say(line)
 
     try:
         history = fit(
@@ -438,7 +449,7 @@ def _run_train(args: argparse.Namespace) -> int:
         print(f"{PROG}: {error}", file=sys.stderr)
         return 1
     result = evaluate(model, X_test, y_test, loss=args.loss)
-    _say(f"test accuracy {result.accuracy:.3f} on {len(X_test)} examples")
+    say(f"test accuracy {result.accuracy:.3f} on {len(X_test)} examples")
     with outputs:
         if args.save is not None:
             model.save(outputs.draft(args.save))
@@ -450,9 +461,9 @@ def _run_train(args: argparse.Namespace) -> int:
                 plot_training(outputs.draft(args.plot), history)
         outputs.publish()
     if args.save is not None:
-        _say(f"saved the model to {args.save}")
+        say(f"saved the model to {args.save}")
     if args.plot is not None:
-        _say(f"wrote {args.plot}")
+        say(f"wrote {args.plot}")
     return 0
 
 
@@ -481,7 +492,7 @@ def _run_graph(args: argparse.Namespace) -> int:
     from tinygrad_edu.expr import parse_expression
     from tinygrad_edu.viz import RENDER_FORMATS, GraphvizNotFoundError, draw_dot, render
 
-    outputs = _OutputFiles()
+    outputs = OutputFiles()
     outputs.check("-o", args.output, [f".{suffix}" for suffix in RENDER_FORMATS])
     if args.html is not None:
         outputs.check("--html", args.html, [".html", ".htm"])
@@ -495,11 +506,11 @@ def _run_graph(args: argparse.Namespace) -> int:
     if not output.label:  # f = x is the variable x itself: keep its name
         output.label = "f"
     output.backward()
-    _say(f"f = {expression.formula}")
+    say(f"f = {expression.formula}")
     width = max(len(name) for name in ["name", *inputs, "f"])
-    _say(f"{'name':<{width}}  {'value':>12}  {'d f / d name':>14}")
+    say(f"{'name':<{width}}  {'value':>12}  {'d f / d name':>14}")
     for name, value in [*inputs.items(), ("f", output)]:
-        _say(f"{name:<{width}}  {value.data:>12.6g}  {value.grad:>14.6g}")
+        say(f"{name:<{width}}  {value.data:>12.6g}  {value.grad:>14.6g}")
     written = [args.output]
     with outputs:
         try:
@@ -513,7 +524,7 @@ def _run_graph(args: argparse.Namespace) -> int:
             raise UsageError(str(error)) from None
         outputs.publish()
     for path in written:
-        _say(f"wrote {path}")
+        say(f"wrote {path}")
     return 0
 
 
@@ -585,7 +596,7 @@ def _takes_a_value(command: str, argument: str) -> bool:
     return argument in options
 
 
-class _OutputFiles:
+class OutputFiles:
     """The files a command writes: each checked before any work, then written all or none.
 
     Each file is first made in a private scratch folder (:meth:`draft`); :meth:`publish`
@@ -609,7 +620,7 @@ class _OutputFiles:
             raise UsageError(f"{option} {error}") from None
         self._targets.append(path)
 
-    def __enter__(self) -> _OutputFiles:
+    def __enter__(self) -> OutputFiles:
         import tempfile
 
         self._scratch = tempfile.mkdtemp(prefix="tinygrad-edu-")
@@ -731,14 +742,14 @@ def _run_gradcheck(args: argparse.Namespace) -> int:
     settings = {"eps": args.eps, "atol": args.atol, "rtol": args.rtol}
     report = gradcheck(expression, point, names=expression.variables, **settings)
     where = ", ".join(f"{name}={x:g}" for name, x in zip(expression.variables, point, strict=True))
-    _say(f"f = {expression.formula}")
-    _say(f"at {where}: f = {float(expression(*point)):.10g}")
-    _say()
-    _say(report)
+    say(f"f = {expression.formula}")
+    say(f"at {where}: f = {float(expression(*point)):.10g}")
+    say()
+    say(report)
     passed = report.passed
     if args.second:
         second = gradgradcheck(expression, point, names=expression.variables, **settings)
-        _say()
-        _say(second)
+        say()
+        say(second)
         passed = passed and second.passed
     return 0 if passed else 1

@@ -746,6 +746,14 @@ class _GradMode(ContextDecorator):
         _state.recording = _state.saved_modes.pop()
 
 
+def is_grad_enabled() -> bool:
+    """Whether operations in this thread record a graph now (False inside ``no_grad``).
+
+    The one grad mode both engines read: the Tensor engine asks it too.
+    """
+    return bool(_state.recording)
+
+
 class no_grad(_GradMode):  # lower case, as PyTorch spells it
     """Context manager: operations inside record no graph (results have no inputs).
 

@@ -331,6 +331,11 @@ def tanh_second_derivative(x: float) -> float:
     return -2 * t * (1 - t * t)
 
 
+def tanh_derivative_from_output(a: float) -> float:
+    """tanh'(z) written with the neuron's output a = tanh(z): 1 - a²."""
+    return 1.0 - a * a
+
+
 def _hidden_deltas(activation: str) -> tuple[float, float]:
     """delta^(1) of notebook 05's 2-2-2 network when its hidden layer uses ``activation``."""
     x, y = np.array([1.0, 2.0]), np.array([1.0, 0.0])
@@ -585,6 +590,30 @@ _EXERCISES: list[_Exercise] = [
         "tanh' = 1 - tanh², so tanh'' = -2 tanh · tanh' = -2 tanh (1 - tanh²).",
         reference=tanh_second_derivative,
         inputs=_INPUTS,
+    ),
+    _Number(
+        "10.1",
+        "the number of parameters of the seeds' 784-32-10 MNIST network",
+        "Layer 0: a 32 × 784 weight matrix and 32 biases; layer 1: 10 × 32 and 10 biases:\n"
+        "784·32 + 32 + 32·10 + 10.",
+        expected=784 * 32 + 32 + 32 * 10 + 10,
+        tolerance=0,
+    ),
+    _Numbers(
+        "10.2",
+        "the shape of W1.grad (the first layer's weights) after a batch of 32 images",
+        "A gradient has the shape of what it is the gradient of: W1 is 32 × 784 (one row per\n"
+        "hidden neuron). The batch is summed over in Wᵀ-style products, gW = δᵀ X.",
+        names=("rows", "columns"),
+        expected=(32, 784),
+        tolerance=0,
+    ),
+    _Function(
+        "10.3",
+        "σ'(z) of a tanh hidden layer, written with its output a = tanh(z), as a function of a",
+        "tanh' = 1 - tanh², and tanh(z) is the output a the forward pass kept: 1 - a².",
+        reference=tanh_derivative_from_output,
+        inputs=tuple((a,) for a in (-0.99, -0.5, -0.1, 0.0, 0.2, 0.5, 0.9)),
     ),
 ]
 

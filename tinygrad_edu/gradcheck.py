@@ -570,6 +570,12 @@ def _user_gradient(grad_fn: Callable[[list[float]], Any], point: list[float]) ->
     return [float(value) for value in values]
 
 
+def _is_array(x: object) -> bool:
+    # An array with axes, or a Tensor (by name: a scalar check never imports the tensor engine).
+    kind = type(x).__name__
+    return kind == "Tensor" or (kind == "ndarray" and getattr(x, "ndim", 0) > 0)
+
+
 def gradcheck(
     f: Callable[..., Any],
     xs: Sequence[float],
@@ -592,6 +598,11 @@ def gradcheck(
     ``f``'s parameter names). With ``raise_exception=True`` a failure raises
     :class:`GradcheckError` carrying the table.
     """
+    if grad_fn is None and any(map(_is_array, xs)):  # a function of Tensors (SPEC §11)
+        from tinygrad_edu.tensor.gradcheck import tensor_gradcheck
+
+        return tensor_gradcheck(f, xs, eps=eps, atol=atol, rtol=rtol,
+                                raise_exception=raise_exception, names=names)  # fmt: skip
     point = _check_point(xs)
     _check_settings(eps, atol, rtol)
     labels = _input_names(f, len(point), names)

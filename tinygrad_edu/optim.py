@@ -13,7 +13,10 @@ import math
 import numbers
 from collections.abc import Iterable
 
+import numpy as np
+
 from tinygrad_edu.engine import Value
+from tinygrad_edu.tensor.engine import Tensor
 
 
 def _check_non_negative(name: str, value: float) -> float:
@@ -41,8 +44,8 @@ class Optimizer:
             raise ValueError("the optimizer got an empty parameter list")
         seen: set[int] = set()
         for i, p in enumerate(self.params):
-            if not isinstance(p, Value):
-                raise TypeError(f"parameter {i} must be a Value, not {type(p).__name__}")
+            if not isinstance(p, Value | Tensor):  # a Tensor's update is the same, entry-wise
+                raise TypeError(f"parameter {i} must be a Value or Tensor, not {type(p).__name__}")
             if not p.requires_grad:
                 raise ValueError(f"parameter {i} ({p!r}) does not require grad")
             if id(p) in seen:
@@ -157,8 +160,13 @@ class Adam(Optimizer):
             # m + (1 - beta1)(g - m) is the same average, the way PyTorch's lerp computes it.
             m[i] = _lerp(m[i], g, 1.0 - beta1)
             v[i] = v[i] * beta2 + (1.0 - beta2) * (g * g)
-            denominator = math.sqrt(v[i]) / correction2_sqrt + eps
+            denominator = _sqrt(v[i]) / correction2_sqrt + eps
             p.data = p.data + -step_size * (m[i] / denominator)
+
+
+def _sqrt(x: float) -> float:
+    # math.sqrt for a Value's float, numpy's (the same rounding) for a Tensor's array.
+    return math.sqrt(x) if isinstance(x, float) else np.sqrt(x)
 
 
 def _lerp(start: float, end: float, weight: float) -> float:
@@ -224,7 +232,7 @@ class RMSprop(Optimizer):
             if decay != 0.0:
                 g = g + decay * p.data
             v[i] = v[i] * alpha + (1.0 - alpha) * (g * g)
-            average = math.sqrt(v[i]) + eps
+            average = _sqrt(v[i]) + eps
             if mu > 0.0:
                 self.buffers[i] = self.buffers[i] * mu + g / average
                 p.data = p.data + -lr * self.buffers[i]
@@ -262,4 +270,4 @@ class Adagrad(Optimizer):
             if decay != 0.0:
                 g = g + decay * p.data
             s[i] = s[i] + g * g
-            p.data = p.data + -lr * (g / (math.sqrt(s[i]) + eps))
+            p.data = p.data + -lr * (g / (_sqrt(s[i]) + eps))

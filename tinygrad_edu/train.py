@@ -212,6 +212,11 @@ def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
     return X, y
 
 
+def _is_tensor_model(model: object) -> bool:
+    # By module name, so that a scalar-only run never imports the tensor package.
+    return type(model).__module__ == "tinygrad_edu.tensor.nn"
+
+
 class TrainingDiverged(ValueError):
     """Training produced a non-finite loss or parameter: the run cannot go on."""
 
@@ -336,6 +341,13 @@ def fit(
     loss_function, accuracy_function = _resolve(loss, accuracy, y)
     epochs = _check_positive("epochs", epochs)
     size = len(X) if batch_size is None else _check_positive("batch_size", batch_size)
+    if _is_tensor_model(model):  # one forward pass per batch (SPEC §11)
+        from tinygrad_edu.tensor import train as tensor_train
+
+        return tensor_train.fit(
+            model, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=size,
+            progress=progress, seed=seed, accuracy=accuracy, on_epoch=on_epoch,
+        )  # fmt: skip
     steps = math.ceil(len(X) / size)  # batches per epoch; the last may be smaller
     shuffle_seeds = np.random.default_rng(seed)
     history = History()
@@ -390,6 +402,10 @@ def evaluate(
 ) -> Evaluation:
     """The mean loss and the accuracy of ``model`` on ``(X, y)``, without building a graph."""
     X, y = _check_data(X, y)
+    if _is_tensor_model(model):
+        from tinygrad_edu.tensor import train as tensor_train
+
+        return Evaluation(*tensor_train.evaluate(model, X, y, loss=loss, accuracy=accuracy))
     loss_function, accuracy_function = _resolve(loss, accuracy, y)
     with no_grad():
         outputs = [model(row) for row in X]
@@ -412,6 +428,10 @@ def predict(model: Model, X: Any, *, loss: str = "hinge") -> list[int]:
     if loss not in _NAMED_LOSSES:
         raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
     X = np.asarray(X, dtype=np.float64)
+    if _is_tensor_model(model):
+        from tinygrad_edu.tensor import train as tensor_train
+
+        return tensor_train.predict(model, X, loss)
     with no_grad():
         return _predicted_classes([model(row) for row in X], loss)
 

@@ -445,6 +445,11 @@ def draw_dot(
     neuron 1"); the loss and targets follow on the right. ``max_width`` (inches) scales
     the picture down to that width if it is wider.
     """
+    if type(root).__name__ == "Tensor":  # a Tensor graph (SPEC §11): shapes, small values
+        from tinygrad_edu.tensor.viz import draw_tensor_dot
+
+        return draw_tensor_dot(root, rankdir=rankdir, show_grad=show_grad, max_nodes=max_nodes,  # type: ignore[arg-type]
+                               highlight=highlight, cluster=cluster, step=step)  # fmt: skip
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
     if max_width is not None and not (isinstance(max_width, int | float) and max_width > 0):

@@ -314,6 +314,19 @@ class MLP(Module):
         layers = ",\n".join(f"  {layer!r}" for layer in self.layers)
         return f"MLP(\n{layers}\n)  # {len(self.parameters())} parameters"
 
+    def to_torch(self) -> Any:
+        """This network as a float64 ``torch.nn.Sequential`` (see :mod:`tinygrad_edu.bridge`)."""
+        from tinygrad_edu.bridge import to_torch  # torch stays optional: imported on use
+
+        return to_torch(self)
+
+    @classmethod
+    def from_torch(cls, sequential: Any) -> MLP:
+        """The MLP holding a ``torch.nn.Sequential``'s Linear weights and activations."""
+        from tinygrad_edu.bridge import from_torch
+
+        return from_torch(sequential, cls)
+
     # ---- files -------------------------------------------------------------------------
 
     def save(self, path: str | os.PathLike[str]) -> None:

@@ -1,0 +1,278 @@
+r"""The tensor primitives: one table row per op, its forward rule beside its VJPs.
+
+The same design as :mod:`tinygrad_edu.ops`, one level up. There an op gives its local
+derivative :math:`\partial out/\partial x_i` and the engine multiplies by ``out.grad``.
+Here an input is a whole array, its Jacobian would be huge, so each row gives instead the
+*vector-Jacobian product* (VJP) per input: from the output's gradient ``g`` (same shape as
+``out``) it returns :math:`\bar x_i = g \cdot \partial out/\partial x_i`, the input's share.
+``matmul`` reads like the math: :math:`\bar A = g B^\top`, :math:`\bar B = A^\top g`.
+
+A VJP is called as ``vjp(g, out, *inputs, **params)`` on numpy arrays; ``params`` are an
+op's settings (``axis`` of a sum). For an elementwise op with broadcast inputs a VJP may
+return the broadcast shape: the engine sums the extra axes away, once, for every op.
+
+Everything here is plain numpy; graph bookkeeping lives in ``engine.py`` of this package.
+Domain errors are raised by the forward rules, naming how many entries failed and the
+first one, as :mod:`tinygrad_edu.ops` names the value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+VJP = Callable[..., Array]
+
+
+@dataclass(frozen=True)
+class TensorOp:
+    """A primitive: its name, forward rule and one vector-Jacobian product per input."""
+
+    name: str
+    forward: Callable[..., Array]
+    vjps: tuple[VJP, ...]
+    # The interval the tests draw every input entry from: inside the domain, |f'| ~ 1.
+    domain: tuple[float, float] = (-2.0, 2.0)
+    # NOTE: a bounded op maps finite inputs to finite outputs, and g to a share no bigger
+    # than |g|, so the engine skips its overflow checks (a training step 10% faster).
+    bounded: bool = False
+
+
+def first_failure(bad: npt.NDArray[np.bool_], what: str) -> str:
+    """``"3 of 6 entries invalid (first at index (0, 2))"``: how many are ``bad``, and where."""
+    first = tuple(int(i) for i in np.argwhere(bad)[0]) if bad.ndim else ()
+    return f"{np.count_nonzero(bad)} of {bad.size} entries {what} (first at index {first})"
+
+
+def _refuse(bad: npt.NDArray[np.bool_], error: type[Exception], message: str) -> None:
+    if bad.any():
+        raise error(f"{message}: {first_failure(bad, 'invalid')}")
+
+
+# ---- forward rules with their domain checks ---------------------------------------------
+
+
+def _divide(a: Array, b: Array) -> Array:
+    zero = b == 0.0
+    if zero.any():  # the common case, x / n, costs one comparison of b alone
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        _refuse(np.broadcast_to(zero, shape), ZeroDivisionError, "division by zero")
+    return np.divide(a, b)
+
+
+def _power(a: Array, b: Array) -> Array:
+    shape = np.broadcast_shapes(a.shape, b.shape)
+    _refuse(
+        np.broadcast_to((a == 0.0) & (b < 0.0), shape),
+        ZeroDivisionError,
+        "0.0 ** negative: zero cannot be raised to a negative power",
+    )
+    _refuse(
+        np.broadcast_to((a < 0.0) & (b != np.round(b)), shape),
+        ValueError,
+        "a negative base needs an integer exponent",
+    )
+    return np.power(a, b)
+
+
+def _log(a: Array) -> Array:
+    _refuse(~(a > 0.0), ValueError, "log needs positive numbers")  # ~(>) catches NaN too
+    return np.log(a)
+
+
+def _sqrt(a: Array) -> Array:
+    _refuse(~(a >= 0.0), ValueError, "sqrt needs numbers >= 0")
+    return np.sqrt(a)
+
+
+def _sigmoid(a: Array) -> Array:
+    # NOTE: no branches needed in numpy: for a = -1000, exp(1000) is inf (the engine silences
+    # that warning) and 1 / (1 + inf) is exactly 0.0, as ops._sigmoid gives.
+    result: Array = 1.0 / (1.0 + np.exp(-a))
+    return result
+
+
+def _relu(a: Array) -> Array:
+    result: Array = np.maximum(a, 0.0)
+    return result
+
+
+def _matmul(a: Array, b: Array) -> Array:
+    if a.ndim not in (1, 2) or b.ndim not in (1, 2):
+        raise ValueError(f"@ takes 1-D and 2-D tensors, got shapes {a.shape} and {b.shape}")
+    if a.shape[-1] != b.shape[0]:
+        raise ValueError(
+            f"@: shapes {a.shape} and {b.shape} do not match ({a.shape[-1]} != {b.shape[0]})"
+        )
+    product: Array = np.matmul(a, b)
+    return product
+
+
+def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
+    # A 1-D left operand is a row, a 1-D right operand a column, as numpy reads them.
+    a2 = a.reshape(1, -1) if a.ndim == 1 else a
+    b2 = b.reshape(-1, 1) if b.ndim == 1 else b
+    return g.reshape(a2.shape[0], b2.shape[1]), a2, b2
+
+
+def _matmul_vjp_left(g: Array, out: Array, a: Array, b: Array) -> Array:
+    g2, _, b2 = _as_matrices(g, a, b)
+    grad_a: Array = (g2 @ b2.T).reshape(a.shape)  # gA = g @ B.T
+    return grad_a
+
+
+def _matmul_vjp_right(g: Array, out: Array, a: Array, b: Array) -> Array:
+    g2, a2, _ = _as_matrices(g, a, b)
+    grad_b: Array = (a2.T @ g2).reshape(b.shape)  # gB = A.T @ g
+    return grad_b
+
+
+def _power_vjp_base(g: Array, out: Array, a: Array, b: Array) -> Array:
+    # NOTE: d/da a**0 is 0 everywhere, also at a = 0, as in ops._d_power_d_base.
+    zero_exponent = np.broadcast_to(b == 0.0, out.shape)
+    safe_b = np.where(zero_exponent, 1.0, b)
+    _refuse(
+        np.broadcast_to((a == 0.0) & (safe_b < 1.0), out.shape),
+        ZeroDivisionError,
+        "the derivative b * a**(b - 1) divides by zero at a = 0",
+    )
+    return g * np.where(zero_exponent, 0.0, safe_b * np.power(a, safe_b - 1.0))
+
+
+def _power_vjp_exponent(g: Array, out: Array, a: Array, b: Array) -> Array:
+    # NOTE: at a = 0 (b >= 0) we take 0, as ops._d_power_d_exponent and PyTorch do.
+    _refuse(
+        np.broadcast_to(a < 0.0, out.shape),
+        ValueError,
+        "no derivative with respect to the exponent (a**b * ln a needs a positive base)",
+    )
+    return g * out * np.log(np.where(a > 0.0, a, 1.0))
+
+
+def _sum(a: Array, axis: Any = None, keepdims: bool = False) -> Array:
+    return np.asarray(np.sum(a, axis=axis, keepdims=keepdims), dtype=np.float64)
+
+
+def _sum_vjp(g: Array, out: Array, a: Array, axis: Any = None, keepdims: bool = False) -> Array:
+    # Every entry of a reached the sum with weight 1: spread g back over the summed axes.
+    if axis is not None and not keepdims:
+        g = np.expand_dims(g, axis)
+    return np.broadcast_to(g, a.shape)
+
+
+# NOTE: PyTorch clamps each log of binary cross-entropy at -100 (p = 0 or 1 costs at most
+# 100) and divides the gradient (p - y) / (p (1 - p)) by at least ~1e-12; the scalar
+# nn.losses copies both, and so do we, so the two engines agree at saturated outputs too.
+_LOG_FLOOR = -100.0
+_GRADIENT_FLOOR = 9.999999960041972e-13
+
+
+def _clamped_logs(p: Array) -> tuple[Array, Array]:
+    with np.errstate(divide="ignore"):  # log(0) = -inf, clamped at once
+        return np.maximum(np.log(p), _LOG_FLOOR), np.maximum(np.log1p(-p), _LOG_FLOOR)
+
+
+def _binary_cross_entropy(p: Array, y: Array) -> Array:
+    shape = np.broadcast_shapes(p.shape, y.shape)
+    _refuse(
+        np.broadcast_to(~((p >= 0.0) & (p <= 1.0)), shape),
+        ValueError,
+        "binary cross-entropy needs probabilities in [0, 1] (is the output a sigmoid?)",
+    )
+    _refuse(
+        np.broadcast_to(~((y >= 0.0) & (y <= 1.0)), shape),
+        ValueError,
+        "binary cross-entropy needs labels in [0, 1]",
+    )
+    log_p, log_q = _clamped_logs(p)
+    result: Array = -(y * log_p + (1.0 - y) * log_q) + 0.0  # + 0.0: no -0.0 for a perfect p
+    return result
+
+
+def _binary_cross_entropy_vjp_p(g: Array, out: Array, p: Array, y: Array) -> Array:
+    return g * (p - y) / np.maximum(p * (1.0 - p), _GRADIENT_FLOOR)
+
+
+def _binary_cross_entropy_vjp_y(g: Array, out: Array, p: Array, y: Array) -> Array:
+    log_p, log_q = _clamped_logs(p)
+    return g * (log_q - log_p)
+
+
+def _mean_squared_error(p: Array, t: Array) -> Array:
+    if p.shape != t.shape:
+        raise ValueError(f"mse: shapes {p.shape} and {t.shape} differ")
+    difference = p - t
+    return np.asarray(np.mean(difference * difference), dtype=np.float64)
+
+
+def _log_softmax(a: Array, axis: int = -1) -> Array:
+    # NOTE: subtract the largest entry first, so exp never overflows (log-sum-exp trick).
+    shifted = a - a.max(axis=axis, keepdims=True)
+    result: Array = shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
+    return result
+
+
+def _softmax(a: Array, axis: int = -1) -> Array:
+    exps = np.exp(a - a.max(axis=axis, keepdims=True))
+    result: Array = exps / exps.sum(axis=axis, keepdims=True)
+    return result
+
+
+# ---- the table ------------------------------------------------------------------------------
+# Each row: name, forward, one VJP per input (g, out, *inputs, **params) -> the input's gradient.
+
+TENSOR_OPS: dict[str, TensorOp] = {
+    op.name: op
+    for op in (
+        TensorOp("+", np.add, (lambda g, out, a, b: g, lambda g, out, a, b: g)),
+        TensorOp("-", np.subtract, (lambda g, out, a, b: g, lambda g, out, a, b: -g)),
+        TensorOp("*", np.multiply, (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a)),
+        TensorOp("/", _divide, (lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b),
+                 domain=(0.5, 3.0)),
+        TensorOp("**", _power, (_power_vjp_base, _power_vjp_exponent), domain=(0.5, 2.0)),
+        TensorOp("@", _matmul, (_matmul_vjp_left, _matmul_vjp_right)),
+        TensorOp("neg", np.negative, (lambda g, out, a: -g,), bounded=True),
+        # NOTE: abs'(0) = 0 and relu'(0) = 0, the subgradients PyTorch picks.
+        TensorOp("abs", np.abs, (lambda g, out, a: g * np.sign(a),), bounded=True),
+        TensorOp("exp", np.exp, (lambda g, out, a: g * out,)),
+        TensorOp("log", _log, (lambda g, out, a: g / a,), domain=(0.2, 5.0)),
+        TensorOp("tanh", np.tanh, (lambda g, out, a: g * (1.0 - out * out),), bounded=True),
+        TensorOp("sigmoid", _sigmoid, (lambda g, out, a: g * out * (1.0 - out),), bounded=True),
+        TensorOp("relu", _relu, (lambda g, out, a: g * (a > 0.0),), bounded=True),
+        TensorOp("sin", np.sin, (lambda g, out, a: g * np.cos(a),), bounded=True),
+        TensorOp("cos", np.cos, (lambda g, out, a: -g * np.sin(a),), bounded=True),
+        TensorOp("sqrt", _sqrt, (lambda g, out, a: _halve_over(g, out),), domain=(0.2, 5.0)),
+        TensorOp("sum", _sum, (_sum_vjp,)),
+        TensorOp("reshape", lambda a, shape: a.reshape(shape),
+                 (lambda g, out, a, shape: g.reshape(a.shape),), bounded=True),
+        TensorOp("T", np.transpose, (lambda g, out, a: np.transpose(g),), bounded=True),
+        # d log_softmax: g minus softmax times the sum of g (softmax = exp(out)).
+        TensorOp("log_softmax", _log_softmax,
+                 (lambda g, out, a, axis: g - np.exp(out) * g.sum(axis=axis, keepdims=True),)),
+        # d softmax: s * (g - <g, s>) along the axis.
+        TensorOp("softmax", _softmax,
+                 (lambda g, out, a, axis: out * (g - (g * out).sum(axis=axis, keepdims=True)),)),
+        # Loss per entry -[y log p + (1 - y) log(1 - p)]; d/dp = (p - y) / (p (1 - p)).
+        TensorOp("binary_cross_entropy", _binary_cross_entropy,
+                 (_binary_cross_entropy_vjp_p, _binary_cross_entropy_vjp_y), domain=(0.1, 0.9)),
+        # NOTE: one row for the whole mean squared error, as PyTorch has one: the same
+        # numbers as (p - t)**2 summed and divided, in one node instead of five (a faster step).
+        # L = mean((p - t)^2); dL/dp = 2 (p - t) / n, dL/dt = -2 (p - t) / n.
+        TensorOp("mse", _mean_squared_error,
+                 (lambda g, out, p, t: g * (2.0 / p.size) * (p - t),
+                  lambda g, out, p, t: g * (-2.0 / p.size) * (p - t))),
+    )
+}  # fmt: skip
+
+
+def _halve_over(g: Array, out: Array) -> Array:
+    # d sqrt(a) = 1 / (2 sqrt(a)): infinite at a = 0, which we refuse rather than return inf.
+    _refuse(
+        out == 0.0, ZeroDivisionError, "the derivative 1 / (2 sqrt(a)) divides by zero at a = 0"
+    )
+    return g * 0.5 / out
