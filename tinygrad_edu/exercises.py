@@ -594,7 +594,7 @@ _EXERCISES: list[_Exercise] = [
     _Number(
         "10.1",
         "the number of parameters of the seeds' 784-32-10 MNIST network",
-        "Layer 0: a 32 × 784 weight matrix and 32 biases; layer 1: 10 × 32 and 10 biases:\n"
+        "Layer 0: a 32 by 784 weight matrix and 32 biases; layer 1: 10 by 32 and 10 biases:\n"
         "784·32 + 32 + 32·10 + 10.",
         expected=784 * 32 + 32 + 32 * 10 + 10,
         tolerance=0,
@@ -602,15 +602,15 @@ _EXERCISES: list[_Exercise] = [
     _Numbers(
         "10.2",
         "the shape of W1.grad (the first layer's weights) after a batch of 32 images",
-        "A gradient has the shape of what it is the gradient of: W1 is 32 × 784 (one row per\n"
-        "hidden neuron). The batch is summed over in Wᵀ-style products, gW = δᵀ X.",
+        "A gradient has the shape of what it is the gradient of: W1 is 32 by 784 (one row per\n"
+        "hidden neuron). The batch is summed away in the product gW = δᵀX.",
         names=("rows", "columns"),
         expected=(32, 784),
         tolerance=0,
     ),
     _Function(
         "10.3",
-        "σ'(z) of a tanh hidden layer, written with its output a = tanh(z), as a function of a",
+        "tanh's derivative written with the layer's output a = tanh(z), as a function of a",
         "tanh' = 1 - tanh², and tanh(z) is the output a the forward pass kept: 1 - a².",
         reference=tanh_derivative_from_output,
         inputs=tuple((a,) for a in (-0.99, -0.5, -0.1, 0.0, 0.2, 0.5, 0.9)),
