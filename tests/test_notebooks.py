@@ -84,9 +84,15 @@ def _normalised_number(text: str) -> str:
     return "0" if abs(value) < 1e-6 else f"{value:.3g}"
 
 
+# A wall-clock figure (a number and its unit of time, or a speed-up "N times faster") is
+# the machine's, not the notebook's: it is compared as "<time>", not by value.
+_TIMING = re.compile(r"[-+]?\d[\d,]*(?:\.\d+)?\s*(?:ms|µs|s|seconds?|minutes?|times faster)\b")
+
+
 def normalised_text(text: str) -> str:
-    """Text with object addresses removed, numbers to 3 digits, runs of spaces as one."""
+    """Text with addresses removed, timings as <time>, numbers to 3 digits, spaces as one."""
     text = _ADDRESS.sub("", text)
+    text = _TIMING.sub("<time>", text)
     text = _NUMBER.sub(lambda match: _normalised_number(match.group()), text)
     return re.sub(r"[ \t]+", " ", text).strip()
 
