@@ -303,6 +303,15 @@ def test_train_help_states_each_datasets_defaults() -> None:
     for dataset in ("moons", "circles", "xor", "parity", "iris", "digits"):
         assert any(line.startswith(f"  {dataset}: hidden [") for line in lines), dataset
     assert "  digits: hidden [32], relu, ce loss, adam lr=0.01, 3 epochs, batch size 16" in lines
+    # The mnist line is written out in words; it must say what the recipe really is.
+    from tinygrad_edu.tensor.mnist import DEFAULTS, RECIPE
+
+    mnist = next(line for line in lines if line.startswith("  mnist: "))
+    assert mnist == (
+        f"  mnist: hidden {DEFAULTS['hidden']}, {RECIPE['activation']}, {RECIPE['loss']} loss, "
+        f"{RECIPE['optimizer']} lr={DEFAULTS['lr']:g}, {DEFAULTS['epochs']} epochs, "
+        f"batch size {DEFAULTS['batch_size']}, tensor engine"
+    )
 
 
 def test_digits_trains_3_epochs_of_64_32_10_by_default(tmp_path: Path) -> None:
