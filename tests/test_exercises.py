@@ -66,6 +66,19 @@ def wrong_answers(answer: Any) -> list[Any]:
     return [lambda *xs: answer(*xs) + 0.5, lambda *xs: answer(*xs) * -2.0 - 0.1]
 
 
+def _accepted_spellings(exercise: str) -> tuple[str, ...]:
+    from tinygrad_edu import exercises
+
+    return exercises._BY_ID[exercise].accepted  # type: ignore[attr-defined,no-any-return]
+
+
+def test_the_answer_check_catches_a_hint_that_names_the_answer() -> None:
+    # The check above must be able to fail: a hint naming "exp" is caught, "expression" is not.
+    pattern = rf"(?<![\w^]){re.escape('exp')}(?![\w^])"
+    assert re.search(pattern, "the answer is exp", re.IGNORECASE)
+    assert not re.search(pattern, "look at the expression", re.IGNORECASE)
+
+
 @pytest.mark.parametrize("exercise", sorted(EXERCISES))
 def test_wrong_answers_get_a_hint_that_does_not_contain_the_answer(exercise: str) -> None:
     answer = solution(exercise).answer
@@ -75,8 +88,10 @@ def test_wrong_answers_get_a_hint_that_does_not_contain_the_answer(exercise: str
         assert str(feedback).startswith(f"✗ {exercise}: not yet — ")
         assert feedback.message
         if isinstance(answer, str):
-            words = re.findall(r"[\w^= ]+", feedback.message)
-            assert answer not in words
+            # No accepted spelling appears in the hint as a word of its own.
+            for spelling in _accepted_spellings(exercise):
+                pattern = rf"(?<![\w^]){re.escape(spelling)}(?![\w^])"
+                assert not re.search(pattern, feedback.message, re.IGNORECASE), (exercise, spelling)
         elif isinstance(answer, (int, float, tuple)):
             numbers = [answer] if not isinstance(answer, tuple) else list(answer)
             for number in numbers:
@@ -150,3 +165,9 @@ def test_an_unknown_id_is_a_key_error_that_shows_the_form() -> None:
         check("3.2", 1.0)
     with pytest.raises(KeyError, match=r"no exercise '99\.1'"):
         solution("99.1")
+
+
+def test_a_number_that_is_not_finite_is_told_so() -> None:
+    for answer in (math.nan, math.inf):
+        assert "not a finite number" in check("01.1", answer).message
+    assert "not a finite number" in check("09.3", lambda x: math.nan).message

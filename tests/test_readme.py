@@ -73,3 +73,9 @@ def test_every_picture_the_readme_shows_exists() -> None:
     assert pictures
     for picture in pictures:
         assert (ROOT / picture).is_file(), picture
+
+
+def test_the_notebook_list_names_every_notebook_in_order() -> None:
+    listed = re.findall(r"^\s*\d+\. `(\d\d_\w+)`", README, re.MULTILINE)
+    notebooks = sorted(path.stem for path in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert listed == notebooks

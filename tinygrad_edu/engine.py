@@ -529,7 +529,7 @@ def _undo_and_explain(
             node.grad = 0.0
     for leaf, earlier in leaves:
         leaf.grad = earlier
-    return _first_failing_step(root, seed) or unexplained
+    return first_failing_step(root, seed) or unexplained
 
 
 class _ValueFunctions:
@@ -570,8 +570,10 @@ def _backpropagate_values(root: Value, seed: Value) -> dict[Value, Value]:
     return grads
 
 
-def _first_failing_step(root: Value, seed: float) -> Exception | None:
+def first_failing_step(root: Value, seed: float = 1.0) -> Exception | None:
     """Run the chain rule again on floats, checking every step; the error for the first bad one.
+
+    None when every step is finite: the error ``root.backward(seed)`` would raise otherwise.
 
     ``backward()`` and ``grad()`` both report failures through here, so they raise the same
     error on the same graph. Runs only after a failure, so it may be slow and thorough.
@@ -710,7 +712,7 @@ def grad(output: Value, inputs: Iterable[Value], create_graph: bool = False) -> 
         try:
             grads = _backpropagate_values(output, seed)
         except (ArithmeticError, ValueError):
-            failure = _first_failing_step(output, 1.0)  # the message backward() gives
+            failure = first_failing_step(output, 1.0)  # the message backward() gives
             if failure is None:  # not the float arithmetic (a planted bug): as it came
                 raise
             raise failure from None

@@ -66,6 +66,8 @@ def _is_number(answer: object) -> bool:
 
 def _direction(answer: float, expected: float) -> str:
     """A hint that says which way a number is off, never by how much."""
+    if not math.isfinite(answer):  # NaN has no direction, and inf is not "too large"
+        return f"{answer!r} is not a finite number"
     if expected != 0 and answer != 0 and (answer > 0) != (expected > 0):
         return "check the sign"
     return "too large" if answer > expected else "too small"

@@ -88,7 +88,7 @@ def page_html(
     # draw_dot first: it refuses an oversized graph before any step is computed.
     drawing = draw_dot(root, step=0, max_nodes=max_nodes, **draw_options)
     graph = _Graph(root)
-    steps = backward_steps(root)
+    steps = backward_steps(root, max_nodes=max_nodes)
     frames = _forward_frames(graph) + _backward_frames(graph, steps)
     widest = _widest_grad_texts(graph, steps)
     svg = _layout_svg(drawing.source, widest, backend)

@@ -54,7 +54,13 @@ from typing import Any, cast
 
 import graphviz
 
-from tinygrad_edu.engine import SharedConstant, Value, local_derivatives, topological_order
+from tinygrad_edu.engine import (
+    SharedConstant,
+    Value,
+    first_failing_step,
+    local_derivatives,
+    topological_order,
+)
 from tinygrad_edu.files import write_atomically
 
 __all__ = [
@@ -221,7 +227,7 @@ class BackwardStep:
         return f"step {self.index}: {self.line}"
 
 
-def backward_steps(root: Value) -> list[BackwardStep]:
+def backward_steps(root: Value, *, max_nodes: int | None = 500) -> list[BackwardStep]:
     r"""The steps of ``root.backward()`` in the order it applies them, with their numbers.
 
     Step 0 seeds :math:`\partial root / \partial root = 1`; each later step is one edge of
@@ -229,10 +235,16 @@ def backward_steps(root: Value) -> list[BackwardStep]:
     visiting the nodes in reverse topological order as ``backward()`` does. The gradients
     are computed on the side from :func:`~tinygrad_edu.engine.local_derivatives`: no
     ``.grad`` field is modified, and they start from zero (one fresh backward pass).
+    Where ``backward()`` would raise (a gradient that is not finite), this raises the same
+    error: a step never shows a number the engine refuses. Each step keeps every gradient,
+    so a graph above ``max_nodes`` values is refused as :func:`draw_dot` refuses it.
     """
-    graph = _Graph(root)
+    graph = _Graph(root, max_nodes)
     if not root.requires_grad:
         raise ValueError("backward_steps() needs a root that requires grad (not a constant)")
+    failure = first_failing_step(root)
+    if failure is not None:
+        raise failure
     grads: dict[Value, float] = {node: 0.0 for node in graph.nodes if node.requires_grad}
     grads[root] = 1.0
     root_name = graph.name(root)
@@ -467,7 +479,7 @@ def draw_dot(
     highlighted_edge: tuple[Value, Value, int] | None = None
     caption = ""
     if step is not None:
-        steps = backward_steps(root)
+        steps = backward_steps(root, max_nodes=max_nodes)
         if not 0 <= step < len(steps):
             raise ValueError(f"step must be between 0 and {len(steps) - 1}, not {step!r}")
         current = steps[step]
@@ -927,7 +939,7 @@ def step_through(root: Value, **draw_options: Any) -> None:
 
         display(html_output(inline_frame(root, **draw_options)))
         return
-    steps = backward_steps(root)
+    steps = backward_steps(root, max_nodes=draw_options.get("max_nodes", 500))
 
     def frame_html(index: int) -> str:
         svg = draw_dot(root, step=index, **draw_options)._repr_image_svg_xml()
