@@ -338,3 +338,13 @@ def test_digits_with_its_defaults_is_useful(tmp_path: Path) -> None:
     last = result.stdout.splitlines()[-1]
     assert last.startswith("test accuracy ")
     assert float(last.split()[2]) >= 0.9
+
+
+def test_per_epoch_lines_say_when_they_are_running_means(tmp_path: Path) -> None:
+    # SPEC 4.1: mini-batch figures are taken while the weights change; full batch ones are not.
+    mini = run("train", "--epochs", "1", "--batch-size", "10", cwd=tmp_path)
+    full = run("train", "--dataset", "iris", "--epochs", "1", cwd=tmp_path)
+    (mini_line,) = [line for line in mini.stdout.splitlines() if line.startswith("epoch ")]
+    (full_line,) = [line for line in full.stdout.splitlines() if line.startswith("epoch ")]
+    assert mini_line.endswith("(running means over the epoch's batches)")
+    assert "running" not in full_line

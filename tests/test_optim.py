@@ -162,3 +162,25 @@ def test_defaults_are_torchs() -> None:
     assert (rmsprop.lr, rmsprop.alpha, rmsprop.eps, rmsprop.momentum) == (1e-2, 0.99, 1e-8, 0.0)
     assert (adagrad.lr, adagrad.eps) == (1e-2, 1e-10)
     assert "lr=0.001" in repr(adam)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda ps: SGD(ps, lr=1e10),
+        lambda ps: SGD(ps, lr=1e10, momentum=0.9),
+        lambda ps: Adam(ps, lr=1e308),
+        lambda ps: RMSprop(ps, lr=1e308),
+        lambda ps: Adagrad(ps, lr=1e308),
+    ],
+    ids=["sgd", "momentum", "adam", "rmsprop", "adagrad"],
+)
+def test_a_step_never_stores_a_number_that_is_not_finite(make: Any) -> None:
+    # SPEC 1.1: the overflowing update raises, naming the parameter; .data stays finite.
+    w = Value(1.0, "w")
+    (w * 1e300).backward()
+    optimizer = make([w])
+    with pytest.raises(OverflowError, match=r"parameter 0 \('w'\) not finite"):
+        for _ in range(3):
+            optimizer.step()
+    assert math.isfinite(w.data)

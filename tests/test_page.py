@@ -256,7 +256,7 @@ def test_save_html_writes_through_the_one_writer(
     monkeypatch.setattr(tinygrad_edu.page, "write_atomically", recording_writer)
     o = tanh_neuron()
     path = save_html(o, tmp_path / "steps.html", title="Neuron")
-    assert written == [(tmp_path / "steps.html", path.read_text(encoding="utf-8"))]
+    assert written == [(tmp_path / "steps.html", path.read_bytes())]
     assert path.read_text(encoding="utf-8") == page_html(o, title="Neuron")
     assert o.grad == 0.0  # making the page ran no backward
 
@@ -324,3 +324,9 @@ def _all_nodes(root: Value) -> list[Value]:
             seen[node] = None
             stack.extend(node.inputs)
     return list(seen)
+
+
+def test_a_label_utf8_cannot_encode_is_written_escaped(tmp_path: Path) -> None:
+    x = Value(2.0, "\ud800")
+    page = save_html(x * 2.0, tmp_path / "s.html").read_text(encoding="utf-8")
+    assert "\\ud800" in page

@@ -1188,3 +1188,56 @@ def test_backward_steps_refuses_a_graph_above_max_nodes() -> None:
     with pytest.raises(ValueError, match="max_nodes=500"):
         backward_steps(y)
     assert len(backward_steps(y, max_nodes=None)) == 601
+
+
+@pytest.mark.parametrize("dpi", [math.inf, math.nan, -5, 0, 5000, "150", True])
+def test_a_dpi_that_is_not_a_sane_positive_number_is_refused(dpi: object, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="dpi must be a positive finite number"):
+        render(tanh_neuron(), tmp_path / "n.png", dpi=dpi)  # type: ignore[arg-type]
+    assert list(tmp_path.iterdir()) == []  # never an empty picture
+
+
+@pytest.mark.parametrize("timeout", [math.inf, math.nan, -1.0, 0])
+def test_a_timeout_that_is_not_a_positive_finite_number_is_refused(
+    timeout: float, tmp_path: Path
+) -> None:
+    with pytest.raises(ValueError, match="timeout must be a positive finite number"):
+        render(tanh_neuron(), tmp_path / "n.svg", timeout=timeout)
+
+
+@pytest.mark.parametrize("attributes", ["dpi=96", 'fontname="Helvetica" dpi="96"'])
+def test_a_graphs_own_dpi_is_the_one_the_png_records(attributes: str) -> None:
+    drawing = draw_dot(Value(2.0, "a") * 3.0)
+    source = drawing.source.replace("graph [", f"graph [{attributes} ", 1)
+    png = render_bytes(source, "png")
+    chunk = png[png.index(b"pHYs") + 4 : png.index(b"pHYs") + 13]
+    per_metre, _, unit = struct.unpack(">IIB", chunk)
+    assert unit == 1 and round(per_metre * 0.0254) == 96
+
+
+def test_a_node_with_a_million_inputs_is_refused_as_they_are_read(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wide = Value.sum([Value(float(i)) for i in range(1_000_000)])
+    inputs_read = 0
+    drawn_input = viz._Graph._drawn_input
+
+    def counting(self: viz._Graph, node: Value) -> Value:
+        nonlocal inputs_read
+        inputs_read += 1
+        return drawn_input(self, node)
+
+    monkeypatch.setattr(viz._Graph, "_drawn_input", counting)
+    with pytest.raises(ValueError, match="max_nodes=500"):
+        draw_dot(wide)
+    assert inputs_read <= 500  # not a million
+    # One value used a thousand times is one box (and a thousand edges): not refused.
+    boxes = node_lines(draw_dot(Value.sum([Value(1.0, "a")] * 1000)).source)
+    assert [name for name in boxes if name.startswith("v")] == ["v0", "v1"]
+
+
+def test_show_local_labels_each_input_on_its_own() -> None:
+    # d/dc (c**k) = k c**(k-1) = -4 exists at c = -2; d/dk = c**k ln c does not.
+    c, k = Value(-2.0, "c"), Value(2.0, "k")
+    labels = [attrs for *_, attrs in edges(draw_dot(c**k, show_local=True).source)]
+    assert labels[:2] == ['label="base: -4.0"', 'label="exponent: undefined"']

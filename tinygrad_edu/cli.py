@@ -438,10 +438,16 @@ def _run_train(args: argparse.Namespace) -> int:
         f"MLP({X.shape[1]}, {sizes}) {_describe_run(vars(args))}"
     )
 
+    # SPEC 4.1: with several batches an epoch's figures are running means, taken while the
+    # weights changed under them; the line says so, as the progress bar does.
+    several_batches = args.batch_size is not None and args.batch_size < len(X_train)
+
     def report(epoch: int, loss: float, accuracy: float | None) -> None:
         line = f"epoch {epoch:3d}/{args.epochs}  loss {loss:.4f}"
         if accuracy is not None:  # None where the loss gives no way to read off a class
             line += f"  accuracy {accuracy:.3f}"
+        if several_batches:
+            line += "  (running means over the epoch's batches)"
         with tqdm.external_write_mode():  # keeps the progress bar (on stderr) below the lines
             say(line)
 

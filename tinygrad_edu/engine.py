@@ -676,15 +676,22 @@ def local_derivatives(node: Value) -> list[float | None]:
     negative ``c`` has no derivative with respect to the exponent, and needs none).
     A leaf has none. A derivative that ``backward()`` cannot compute raises as it does.
     """
+    return [
+        local_derivative(node, position) if x.requires_grad else None
+        for position, x in enumerate(node.inputs)
+    ]
+
+
+def local_derivative(node: Value, position: int) -> float:
+    r""":math:`\partial node / \partial x` for the input ``x = node.inputs[position]``, a float.
+
+    Raises exactly as ``backward()`` would where it is not a finite number.
+    """
     op = node._op
     if op is None:
-        return []
-    args = [x.data for x in node.inputs]
-    partials = repeat(op.partials[0]) if op.variadic else op.partials
-    return [
-        _checked_local(node, position, partial, args) if x.requires_grad else None
-        for position, (x, partial) in enumerate(zip(node.inputs, partials, strict=False), 1)
-    ]
+        raise ValueError("a leaf has no inputs, so no local derivatives")
+    partial = op.partials[0] if op.variadic else op.partials[position]
+    return _checked_local(node, position + 1, partial, [x.data for x in node.inputs])
 
 
 def _describe(node: Value) -> str:

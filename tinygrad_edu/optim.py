@@ -62,6 +62,22 @@ class Optimizer:
         """Update every parameter from its ``grad`` (one optimisation step)."""
         raise NotImplementedError
 
+    def _set(self, index: int, p: Value | Tensor, new: float | np.ndarray) -> None:
+        """``p.data = new``, refusing a result that is not finite (SPEC §1.1).
+
+        ``OverflowError`` naming the parameter: a step that overflows (too large a learning
+        rate) stops here, not at the next forward pass. Parameters before it in this step
+        are already updated.
+        """
+        finite = math.isfinite(new) if isinstance(new, float) else bool(np.isfinite(new).all())
+        if not finite:
+            name = f" ({p.label!r})" if p.label else ""
+            raise OverflowError(
+                f"{type(self).__name__}.step() would make parameter {index}{name} not finite "
+                f"(lr={self.lr!r}); a smaller learning rate may help"
+            )
+        p.data = new
+
     def __repr__(self) -> str:
         settings = ", ".join(
             f"{k}={v!r}" for k, v in vars(self).items() if isinstance(v, float | bool | tuple)
@@ -108,7 +124,7 @@ class SGD(Optimizer):
                 buffer = g if buffer is None else buffer * mu + g
                 self.buffers[i] = buffer
                 g = g + mu * buffer if self.nesterov else buffer
-            p.data = p.data + -lr * g
+            self._set(i, p, p.data + -lr * g)
 
 
 class Adam(Optimizer):
@@ -154,14 +170,14 @@ class Adam(Optimizer):
             g = p.grad
             if decay != 0.0:
                 if self.decoupled:
-                    p.data = p.data * (1.0 - lr * decay)
+                    self._set(i, p, p.data * (1.0 - lr * decay))
                 else:
                     g = g + decay * p.data
             # m + (1 - beta1)(g - m) is the same average, the way PyTorch's lerp computes it.
             m[i] = _lerp(m[i], g, 1.0 - beta1)
             v[i] = v[i] * beta2 + (1.0 - beta2) * (g * g)
             denominator = _sqrt(v[i]) / correction2_sqrt + eps
-            p.data = p.data + -step_size * (m[i] / denominator)
+            self._set(i, p, p.data + -step_size * (m[i] / denominator))
 
 
 def _sqrt(x: float) -> float:
@@ -235,9 +251,9 @@ class RMSprop(Optimizer):
             average = _sqrt(v[i]) + eps
             if mu > 0.0:
                 self.buffers[i] = self.buffers[i] * mu + g / average
-                p.data = p.data + -lr * self.buffers[i]
+                self._set(i, p, p.data + -lr * self.buffers[i])
             else:
-                p.data = p.data + -lr * (g / average)
+                self._set(i, p, p.data + -lr * (g / average))
 
 
 class Adagrad(Optimizer):
@@ -270,4 +286,4 @@ class Adagrad(Optimizer):
             if decay != 0.0:
                 g = g + decay * p.data
             s[i] = s[i] + g * g
-            p.data = p.data + -lr * (g / (_sqrt(s[i]) + eps))
+            self._set(i, p, p.data + -lr * (g / (_sqrt(s[i]) + eps)))

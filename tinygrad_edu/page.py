@@ -112,9 +112,13 @@ def save_html(
     max_nodes: int | None = 500,
     backend: str | None = None,
 ) -> Path:
-    """Write the step-through page of ``root`` to ``path`` (atomically); return the path."""
+    """Write the step-through page of ``root`` to ``path`` (atomically); return the path.
+
+    A label may hold text UTF-8 cannot encode (a lone surrogate such as ``"\ud800"``): it is
+    written escaped (``\ud800``), as the drawings show it, never an encoding error.
+    """
     document = page_html(root, title=title, max_nodes=max_nodes, backend=backend)
-    return write_atomically(path, document)
+    return write_atomically(path, document.encode("utf-8", errors="backslashreplace"))
 
 
 def inline_frame(root: Value, *, height: int = 520, **page_options: Any) -> str:

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import html
 import itertools
+import math
 import os
 import re
 import shutil
@@ -58,6 +59,7 @@ from tinygrad_edu.engine import (
     SharedConstant,
     Value,
     first_failing_step,
+    local_derivative,
     local_derivatives,
     topological_order,
 )
@@ -158,8 +160,16 @@ class _Graph:
             # that a million-node graph is refused after max_values steps, not a full walk.
             if max_values is not None and len(self.inputs) >= max_values:
                 raise ValueError(_too_many_values(max_values, cluster))
-            drawn = tuple(self._drawn_input(x) for x in node.inputs)
-            self.inputs[node] = drawn
+            drawn = []
+            unseen: set[Value] = set()  # inputs not drawn yet: each will be one more box
+            for x in node.inputs:
+                drawn.append(self._drawn_input(x))
+                # A node of a million inputs (a Value.sum) is refused as they are read.
+                if max_values is not None and x not in self.inputs and x not in self.index:
+                    unseen.add(drawn[-1])
+                    if len(self.inputs) + 1 + len(unseen) > max_values:
+                        raise ValueError(_too_many_values(max_values, cluster))
+            self.inputs[node] = tuple(drawn)
             stack.append((node, True))
             stack.extend((x, False) for x in reversed(drawn) if x not in self.index)
 
@@ -726,12 +736,20 @@ def _add_edges(
 
 
 def _local_labels(node: Value) -> list[str | None]:
-    """Each input edge's local derivative as drawn; None for a constant input."""
-    try:
-        locals_ = local_derivatives(node)
-    except (ArithmeticError, ValueError):  # backward() would fail here too: say so
-        return ["undefined" if x.requires_grad else None for x in node.inputs]
-    return [None if local is None else format_number(local) for local in locals_]
+    """Each input edge's local derivative as drawn; None for a constant input.
+
+    Each input on its own: ``c ** k`` at c < 0 has d/dc but no d/dk.
+    """
+    labels: list[str | None] = []
+    for position, x in enumerate(node.inputs):
+        if not x.requires_grad:
+            labels.append(None)
+            continue
+        try:
+            labels.append(format_number(local_derivative(node, position)))
+        except (ArithmeticError, ValueError):  # backward() would fail here too: say so
+            labels.append("undefined")
+    return labels
 
 
 def _neuron_owners(graph: _Graph) -> dict[Value, str]:
@@ -815,6 +833,11 @@ def render_bytes(
     """
     if backend not in (None, "dot", "pygraphviz"):
         raise ValueError(f"backend must be 'dot', 'pygraphviz' or None, not {backend!r}")
+    _check_positive_number("dpi", dpi, largest=MAX_DPI)
+    _check_positive_number("timeout", timeout)
+    own_dpi = _GRAPH_DPI.search(source)
+    if own_dpi is not None:  # a dpi set in the graph itself wins, and is the one recorded
+        dpi = float(own_dpi.group(1))
     dpi_text = f"{dpi:g}" if dpi is not None and format.split(":")[0] in RASTER_FORMATS else ""
     program = shutil.which("dot") if backend != "pygraphviz" else None
     if program is not None:
@@ -830,6 +853,23 @@ def render_bytes(
     if dpi_text and format == "png":
         picture = _png_with_resolution(picture, float(dpi_text))
     return picture
+
+
+MAX_DPI = 1200.0  # a print shop's resolution; past it a small graph makes a huge picture
+# The graph's own resolution, as graphviz writes a graph attribute: dpi=96 or dpi="96".
+_GRAPH_DPI = re.compile(
+    r'^\s*(?:graph\s*\[[^\]\n]*?\b)?dpi\s*=\s*"?([0-9]+(?:\.[0-9]*)?)"?', re.MULTILINE
+)
+
+
+def _check_positive_number(name: str, value: object, largest: float = math.inf) -> None:
+    """None, or a positive number up to ``largest`` (and finite): else a ``ValueError``."""
+    if value is None:
+        return
+    number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if number is None or not 0 < number <= largest or not math.isfinite(number):
+        bound = "" if math.isinf(largest) else f" up to {largest:g}"
+        raise ValueError(f"{name} must be a positive finite number{bound} or None, not {value!r}")
 
 
 def _png_with_resolution(png: bytes, dpi: float) -> bytes:
