@@ -158,6 +158,13 @@ def _squared_sum(outputs: Any, targets: Any) -> Any:
     return Value.sum([Value.sum(o) if isinstance(o, list) else o for o in outputs]) ** 2
 
 
+def test_the_engine_is_chosen_by_the_kind_of_parameters() -> None:
+    # Tensors: one forward pass per batch; Values, or a model without parameters: per row.
+    assert train_module.engine_for(tensor_nn.MLP(2, [3], seed=0)) is train_module.TENSOR
+    assert train_module.engine_for(MLP(2, [3], seed=0)) is train_module.SCALAR
+    assert train_module.engine_for(lambda row: Value(float(row[0]))) is train_module.SCALAR
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_history_has_one_entry_per_epoch_and_progress_false_is_silent(
     engine: str, capsys: pytest.CaptureFixture[str]

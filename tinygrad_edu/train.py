@@ -1,5 +1,11 @@
 r"""Training loops: ``fit`` a model to ``(X, y)``, then ``evaluate`` it on a test set.
 
+One loop serves both engines. A scalar model (``tinygrad_edu.nn.MLP``) is called once per
+row and gives a list of outputs; a tensor model (its parameters Tensors, such as
+``tinygrad_edu.tensor.nn.MLP``) is called once per batch and gives one Tensor, a row per
+example. Only that and the few things listed in :class:`Engine` differ; the batches, the
+checks, the progress bar and the numbers reported are the same.
+
 How the model's outputs become a loss and a predicted class depends on the loss:
 
 ====== ===================== ==================================== ============================
@@ -12,7 +18,8 @@ mse    one value             the label as a number                1 if value >= 
 mse    one value per class   one-hot of the class index           argmax of the outputs
 ====== ===================== ==================================== ============================
 
-A custom ``loss`` is a function ``(outputs, targets) -> Value`` over a batch. Pass
+A custom ``loss`` is a function ``(outputs, targets) -> Value`` over a batch (for a tensor
+model, ``outputs`` is the batch's Tensor and the loss a one-entry Tensor). Pass
 ``accuracy=`` (a function of the same arguments returning a float) to say how to score it;
 without it the accuracy is inferred where the labels and outputs allow:
 
@@ -159,7 +166,6 @@ class Engine:
     (``("[i, j]", value)`` for a Tensor's entry, ``("", value)`` for a Value).
     """
 
-    name: str
     forward: Callable[[Model, np.ndarray], Outputs]
     losses: Mapping[str, LossFunction]
     score_table: Callable[[Outputs], np.ndarray | None]
@@ -167,14 +173,12 @@ class Engine:
 
 
 SCALAR = Engine(
-    "scalar",
     forward=_forward_rows,
     losses={"hinge": _hinge, "ce": _ce, "bce": _bce, "mse": _mse},
     score_table=_score_table,
     first_non_finite=_first_non_finite,
 )
 TENSOR = Engine(
-    "tensor",
     forward=tensor_train.forward,
     losses=tensor_train.NAMED_LOSSES,
     score_table=tensor_train.score_table,
