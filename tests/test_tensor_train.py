@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tinygrad_edu import data, optim
+from tinygrad_edu import Value, data, optim
 from tinygrad_edu import nn as scalar_nn
 from tinygrad_edu.tensor import nn as tensor_nn
 from tinygrad_edu.train import TrainingDiverged, evaluate, fit, predict
@@ -60,24 +60,39 @@ def test_fit_runs_a_tensor_model_exactly_as_the_scalar_one(
 
 
 def test_a_custom_loss_takes_the_batch_of_outputs() -> None:
+    # The tensor loss sees one (batch, 1) Tensor per step; the scalar one a list of Values.
+    # Both get the same losses, and the same accuracy inferred from the 0/1 labels (by sign).
     X, y = data.make_moons(20, seed=0)
-    model = tensor_nn.MLP(2, [4, 1], seed=0)
     seen: list[tuple[int, ...]] = []
 
-    def loss(outputs: Any, targets: Any) -> Any:
+    def tensor_loss(outputs: Any, targets: Any) -> Any:
         seen.append(outputs.shape)
         return (outputs * outputs).mean()
 
-    history = fit(model, X, y, loss=loss, optimizer=optim.SGD(model.parameters(), lr=0.1),
-                  epochs=2, batch_size=5, progress=False)  # fmt: skip
-    assert seen == [(5, 1)] * 8 and len(history.loss) == 2
-    assert np.isnan(history.accuracy).all()  # no accuracy function: NaN, not a guess
+    def scalar_loss(outputs: Any, targets: Any) -> Any:
+        return Value.sum([o * o for o in outputs]) / len(outputs)
+
+    histories = []
+    for model, loss in ((tensor_nn.MLP(2, [4, 1], seed=0), tensor_loss),
+                        (scalar_nn.MLP(2, [4, 1], seed=0), scalar_loss)):  # fmt: skip
+        histories.append(fit(model, X, y, loss=loss, optimizer=optim.SGD(model.parameters(),
+                             lr=0.1), epochs=2, batch_size=5, progress=False, seed=0))  # fmt: skip
+    # 4 batches in each of 2 epochs, then the loss once more after the last update.
+    assert seen == [(5, 1)] * 9
+    tensor_history, scalar_history = histories
+    np.testing.assert_allclose(tensor_history.loss, scalar_history.loss, rtol=1e-12)
+    assert tensor_history.accuracy == scalar_history.accuracy
+    assert None not in tensor_history.accuracy  # inferred, not NaN and not a guess
 
 
 def test_a_tensor_run_that_diverges_says_so() -> None:
     X, y = data.make_moons(20, seed=0)
     model = tensor_nn.MLP(2, [4, 1], activation="linear", seed=0)
-    with pytest.raises(TrainingDiverged, match="smaller learning rate"):
+    expected = (
+        r"in epoch 1, step 1 of 1: the update was refused .* with lr=1e\+200; "
+        r"a smaller learning rate may help$"
+    )
+    with pytest.raises(TrainingDiverged, match=expected):
         fit(model, X * 1e100, y, loss="mse", optimizer=optim.SGD(model.parameters(), lr=1e200),
             epochs=3, progress=False)  # fmt: skip
 

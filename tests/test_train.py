@@ -28,6 +28,9 @@ from tinygrad_edu.data import (
 from tinygrad_edu.nn import MLP, mse_loss
 from tinygrad_edu.nn.losses import cross_entropy
 from tinygrad_edu.optim import SGD, Adam
+from tinygrad_edu.tensor import losses as tensor_losses
+from tinygrad_edu.tensor import nn as tensor_nn
+from tinygrad_edu.tensor.engine import Tensor
 from tinygrad_edu.train import (
     History,
     TrainingDiverged,
@@ -108,18 +111,65 @@ def test_digits_64_32_10_reaches_90_percent_test_accuracy() -> None:
     _timed("digits (test)", started, test_accuracy)
 
 
-# ---- fit -------------------------------------------------------------------------------
+# ---- fit, on either engine -------------------------------------------------------------
+# The loop is one for both engines; every test here runs on the scalar MLP and on the tensor
+# MLP built with the same arguments and seed (the same numbers, SPEC §11).
+
+ENGINES = ["scalar", "tensor"]
 
 
-def _xor_model() -> tuple[MLP, Any, Any]:
+def _mlp(engine: str, nin: int, nouts: list[int], **arguments: Any) -> Any:
+    """The scalar or the tensor ``MLP(nin, nouts, **arguments)``."""
+    return (MLP if engine == "scalar" else tensor_nn.MLP)(nin, nouts, **arguments)
+
+
+def _xor_model(engine: str = "scalar") -> tuple[Any, Any, Any]:
     X, y = make_xor(40, seed=0)
-    return MLP(2, [8, 1], seed=0), X, y
+    return _mlp(engine, 2, [8, 1], seed=0), X, y
 
 
+def _output_numbers(model: Any, X: Any) -> Any:
+    """The model's outputs on ``X`` as an array, one row per example (computed directly)."""
+    if isinstance(model, tensor_nn.MLP):
+        return model(X).data
+    return np.array([[o.data for o in model(row)] if model.nouts[-1] > 1 else [model(row).data]
+                     for row in X])  # fmt: skip
+
+
+def _squared_error(outputs: Any, targets: Any) -> Any:
+    """A custom loss on either engine's outputs: the sum of (output - target)^2."""
+    targets = np.asarray(targets, dtype=np.float64)
+    if isinstance(outputs, Tensor):
+        return ((outputs.reshape(len(targets)) - targets) ** 2).sum()
+    return Value.sum([(o - t) ** 2 for o, t in zip(outputs, targets.tolist(), strict=True)])
+
+
+def _summed_cross_entropy(outputs: Any, targets: Any) -> Any:
+    """A custom loss on either engine's outputs: cross-entropy summed over the batch."""
+    if isinstance(outputs, Tensor):
+        return tensor_losses.cross_entropy(outputs, np.asarray(targets)) * len(targets)
+    return Value.sum([cross_entropy(o, int(t)) for o, t in zip(outputs, targets, strict=True)])
+
+
+def _squared_sum(outputs: Any, targets: Any) -> Any:
+    """A custom loss with no class in it: (sum of every output)^2."""
+    if isinstance(outputs, Tensor):
+        return outputs.sum() ** 2
+    return Value.sum([Value.sum(o) if isinstance(o, list) else o for o in outputs]) ** 2
+
+
+def test_the_engine_is_chosen_by_the_kind_of_parameters() -> None:
+    # Tensors: one forward pass per batch; Values, or a model without parameters: per row.
+    assert train_module.engine_for(tensor_nn.MLP(2, [3], seed=0)) is train_module.TENSOR
+    assert train_module.engine_for(MLP(2, [3], seed=0)) is train_module.SCALAR
+    assert train_module.engine_for(lambda row: Value(float(row[0]))) is train_module.SCALAR
+
+
+@pytest.mark.parametrize("engine", ENGINES)
 def test_history_has_one_entry_per_epoch_and_progress_false_is_silent(
-    capsys: pytest.CaptureFixture[str],
+    engine: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    model, X, y = _xor_model()
+    model, X, y = _xor_model(engine)
     seen: list[tuple[int, float, float]] = []
     history = fit(
         model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=3,
@@ -140,17 +190,21 @@ def bar_draws_every_update(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(train_module, "tqdm", functools.partial(tqdm, mininterval=0, miniters=1))
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.usefixtures("bar_draws_every_update")
-def test_progress_bar_shows_epoch_loss_and_accuracy(capsys: pytest.CaptureFixture[str]) -> None:
-    model, X, y = _xor_model()
+def test_progress_bar_shows_epoch_loss_and_accuracy(
+    engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, X, y = _xor_model(engine)
     fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=2)
     err = capsys.readouterr().err
     assert "epoch 2/2" in err and "loss 0." in err and "accuracy 0." in err
 
 
-def test_epoch_loss_is_the_mean_over_the_data() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_epoch_loss_is_the_mean_over_the_data(engine: str) -> None:
     # With lr = 0 nothing changes, so each epoch's loss is the full-data loss.
-    model, X, y = _xor_model()
+    model, X, y = _xor_model(engine)
     expected = evaluate(model, X, y, loss="mse")
     history = fit(
         model, X, y, loss="mse", optimizer=SGD(model.parameters(), lr=0.0), epochs=2,
@@ -160,11 +214,12 @@ def test_epoch_loss_is_the_mean_over_the_data() -> None:
     assert history.accuracy == pytest.approx([expected.accuracy] * 2)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("loss", ["hinge", "bce", "mse"])
-def test_binary_losses_train_xor(loss: str) -> None:
+def test_binary_losses_train_xor(engine: str, loss: str) -> None:
     X, y = make_xor(40, seed=1)
     output = "sigmoid" if loss == "bce" else "linear"
-    model = MLP(2, [8, 1], activation="tanh", output_activation=output, seed=1)
+    model = _mlp(engine, 2, [8, 1], activation="tanh", output_activation=output, seed=1)
     fit(
         model, X, y, loss=loss, optimizer=Adam(model.parameters(), lr=0.05), epochs=40,
         batch_size=8, progress=False, seed=1,
@@ -184,34 +239,33 @@ def test_multi_output_mse_uses_one_hot_targets_and_argmax() -> None:
     assert predict(model, X[:5], loss="mse") == predicted
 
 
-def test_custom_loss_function_and_accuracy() -> None:
-    model, X, y = _xor_model()
-
-    def squared_error(outputs: list[Any], targets: Any) -> Value:
-        return Value.sum([(o - float(t)) ** 2 for o, t in zip(outputs, targets, strict=True)])
-
+@pytest.mark.parametrize("engine", ENGINES)
+def test_custom_loss_function_and_accuracy(engine: str) -> None:
+    model, X, y = _xor_model(engine)
     history = fit(
-        model, X, y, loss=squared_error, optimizer=SGD(model.parameters(), lr=0.01), epochs=2,
+        model, X, y, loss=_squared_error, optimizer=SGD(model.parameters(), lr=0.01), epochs=2,
         progress=False,
     )  # fmt: skip
     assert all(0.0 <= a <= 1.0 for a in history.accuracy if a is not None)  # inferred: 0/1 labels
     assert len(history.accuracy) == 2 and None not in history.accuracy
     history = fit(
-        model, X, y, loss=squared_error, optimizer=SGD(model.parameters(), lr=0.01), epochs=1,
+        model, X, y, loss=_squared_error, optimizer=SGD(model.parameters(), lr=0.01), epochs=1,
         progress=False, accuracy=lambda outputs, targets: 0.25,
     )  # fmt: skip
     assert history.accuracy == [0.25]
 
 
-def test_evaluate_builds_no_graph_and_touches_no_gradient() -> None:
-    model, X, y = _xor_model()
+@pytest.mark.parametrize("engine", ENGINES)
+def test_evaluate_builds_no_graph_and_touches_no_gradient(engine: str) -> None:
+    model, X, y = _xor_model(engine)
     for p in model.parameters():
         p.grad = 1.5
     result = evaluate(model, X, y, loss="hinge")
     assert 0.0 <= result.accuracy <= 1.0 and result.loss >= 0.0
-    assert all(p.grad == 1.5 for p in model.parameters())
+    assert all(np.all(p.grad == 1.5) for p in model.parameters())
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(
     ("settings", "error"),
     [
@@ -222,29 +276,31 @@ def test_evaluate_builds_no_graph_and_touches_no_gradient() -> None:
         ({"loss": "ce"}, ValueError),  # one output cannot be a class distribution
     ],
 )
-def test_bad_fit_arguments(settings: dict[str, Any], error: type[Exception]) -> None:
-    model, X, y = _xor_model()
+def test_bad_fit_arguments(engine: str, settings: dict[str, Any], error: type[Exception]) -> None:
+    model, X, y = _xor_model(engine)
     arguments: dict[str, Any] = {"loss": "hinge", "epochs": 1, "progress": False, **settings}
     with pytest.raises(error):
         fit(model, X, y, optimizer=SGD(model.parameters(), lr=0.1), **arguments)
 
 
-def test_bad_data_for_fit() -> None:
-    model, X, y = _xor_model()
+@pytest.mark.parametrize("engine", ENGINES)
+def test_bad_data_for_fit(engine: str) -> None:
+    model, X, y = _xor_model(engine)
     optimizer = SGD(model.parameters(), lr=0.1)
     with pytest.raises(ValueError, match="rows"):
         fit(model, X, y[:-1], loss="hinge", optimizer=optimizer, epochs=1, progress=False)
     with pytest.raises(ValueError, match="binary"):
         fit(model, X, y + 1, loss="hinge", optimizer=optimizer, epochs=1, progress=False)
-    multi = MLP(2, [3], seed=0)
+    multi = _mlp(engine, 2, [3], seed=0)
     with pytest.raises(ValueError, match="one output"):
         evaluate(multi, X, y, loss="hinge")
     with pytest.raises(ValueError, match="NaN or infinite"):
         fit(model, np.where(X > 0.5, np.nan, X), y, loss="hinge", optimizer=optimizer, epochs=1)
 
 
-def test_a_diverging_run_stops_with_an_error_that_says_so() -> None:
-    model, X, y = _xor_model()
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_diverging_run_stops_with_an_error_that_says_so(engine: str) -> None:
+    model, X, y = _xor_model(engine)
     huge_steps = SGD(model.parameters(), lr=1e3)
     with pytest.raises(TrainingDiverged, match=r"training diverged in epoch \d+, step \d+ of 4: "):
         fit(model, X, y, loss="mse", optimizer=huge_steps, epochs=20, batch_size=10, progress=False)
@@ -312,31 +368,52 @@ def test_plot_training_leaves_the_plotting_backend_alone(tmp_path: Path) -> None
 
 
 class _BreakingSGD(SGD):
-    """SGD that writes ``bad`` into the first parameter at its ``at``-th step."""
+    """SGD that writes ``bad`` into the first parameter at its ``at``-th step.
 
-    def __init__(self, params: list[Value], at: int, bad: float) -> None:
+    ``how`` says how: ``"assign"`` sets ``data`` (a Value takes it; a Tensor refuses an
+    array with a bad first entry), ``"in place"`` writes into a Tensor's array, past its check.
+    """
+
+    def __init__(self, params: list[Any], at: int, bad: float, how: str = "assign") -> None:
         super().__init__(params, lr=0.01)
-        self.at, self.bad, self.steps = at, bad, 0
+        self.at, self.bad, self.how, self.steps = at, bad, how, 0
 
     def step(self) -> None:
         super().step()
         self.steps += 1
         if self.steps == self.at:
-            self.params[0].data = self.bad
+            parameter = self.params[0]
+            if isinstance(parameter, Value):
+                parameter.data = self.bad
+            elif self.how == "in place":
+                parameter.data[0, 0] = self.bad
+            else:
+                changed = parameter.data.copy()
+                changed[0, 0] = self.bad
+                parameter.data = changed
 
 
+BREAKS = [
+    # engine, how the optimizer breaks the parameter, what the error says about it
+    ("scalar", "assign", r"parameter layers\.0\.neurons\.0\.w\.0 is {bad} after the update"),
+    ("tensor", "in place", r"parameter layers\.0\.weight\[0, 0\] is {bad} after the update"),
+    ("tensor", "assign", r"the update was refused \(data must be finite: 1 of 16 entries NaN "
+                         r"or inf \(first at index \(0, 0\)\)\)"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("engine", "how", "says"), BREAKS)
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
 @pytest.mark.parametrize(("at", "epoch", "step"), [(1, 1, 1), (3, 1, 3), (5, 2, 2), (6, 2, 3)])
 def test_a_non_finite_parameter_after_any_step_stops_training_there(
-    bad: float, at: int, epoch: int, step: int
+    engine: str, how: str, says: str, bad: float, at: int, epoch: int, step: int
 ) -> None:
     # 30 rows in batches of 10: 3 steps per epoch, 6 in all; step 6 is the very last.
-    model, X, y = _xor_model()
-    optimizer = _BreakingSGD(model.parameters(), at=at, bad=bad)
+    model, X, y = _xor_model(engine)
+    optimizer = _BreakingSGD(model.parameters(), at=at, bad=bad, how=how)
     expected = (
-        rf"training diverged in epoch {epoch}, step {step} of 3: parameter "
-        rf"layers\.0\.neurons\.0\.w\.0 is {bad} after the update with lr=0\.01; "
-        r"a smaller learning rate may help$"
+        rf"training diverged in epoch {epoch}, step {step} of 3: {says.format(bad=bad)} "
+        r"with lr=0\.01; a smaller learning rate may help$"
     )
     with pytest.raises(TrainingDiverged, match=expected):
         fit(model, X[:30], y[:30], loss="mse", optimizer=optimizer, epochs=2, batch_size=10,
@@ -344,11 +421,12 @@ def test_a_non_finite_parameter_after_any_step_stops_training_there(
     assert optimizer.steps == at, "stopped at the step that diverged"
 
 
-def test_a_huge_learning_rate_diverges_on_the_last_step_instead_of_returning() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_huge_learning_rate_diverges_on_the_last_step_instead_of_returning(engine: str) -> None:
     # One full-batch step with lr=1e308: the parameters stay finite (about 1e305) but any
     # forward pass after it overflows. fit must say so, not hand back the model.
     X, y = make_moons(40, seed=0)
-    model = MLP(2, [16, 16, 1], seed=0)
+    model = _mlp(engine, 2, [16, 16, 1], seed=0)
     with pytest.raises(TrainingDiverged, match=r"in epoch 1, step 1 of 1: after the update") as e:
         fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=1e308), epochs=1,
             progress=False)  # fmt: skip
@@ -356,22 +434,17 @@ def test_a_huge_learning_rate_diverges_on_the_last_step_instead_of_returning() -
     assert isinstance(e.value, ValueError)
 
 
-def _sign_accuracy(model: MLP, X: Any, y: Any, negative: int) -> float:
-    predicted = [1 if model(row).data > 0.0 else negative for row in X]  # type: ignore[union-attr]
-    return float(np.mean(np.array(predicted) == y))
-
-
-def _squared_error(outputs: list[Any], targets: Any) -> Value:
-    return Value.sum([(o - float(t)) ** 2 for o, t in zip(outputs, targets, strict=True)])
-
-
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("negative", [0, -1])
-def test_a_loss_function_infers_accuracy_by_sign_for_binary_labels(negative: int) -> None:
+def test_a_loss_function_infers_accuracy_by_sign_for_binary_labels(
+    engine: str, negative: int
+) -> None:
     # lr = 0: the model never changes, so every epoch's accuracy is the model's own.
     X, y01 = make_moons(40, seed=3)
     y = np.where(y01 == 1, 1, negative)
-    model = MLP(2, [4, 1], seed=3)
-    expected = _sign_accuracy(model, X, y, negative)
+    model = _mlp(engine, 2, [4, 1], seed=3)
+    predicted = np.where(_output_numbers(model, X)[:, 0] > 0.0, 1, negative)
+    expected = float(np.mean(predicted == y))
     assert 0.0 < expected < 1.0, "a model that gets some right and some wrong"
     history = fit(
         model, X, y, loss=_squared_error, optimizer=SGD(model.parameters(), lr=0.0), epochs=2,
@@ -381,22 +454,20 @@ def test_a_loss_function_infers_accuracy_by_sign_for_binary_labels(negative: int
     assert evaluate(model, X, y, loss=_squared_error).accuracy == pytest.approx(expected)
 
 
-def test_a_loss_function_infers_accuracy_by_argmax_for_class_indices() -> None:
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_loss_function_infers_accuracy_by_argmax_for_class_indices(engine: str) -> None:
     X, y = load_iris()
-    model = MLP(4, [3], activation="linear", seed=0)
-    expected = float(np.mean(np.array(predict(model, X, loss="ce")) == y))
+    model = _mlp(engine, 4, [3], activation="linear", seed=0)
+    expected = float(np.mean(_output_numbers(model, X).argmax(axis=1) == y))
     assert 0.0 < expected < 1.0
-
-    def mean_cross_entropy(outputs: list[Any], targets: Any) -> Value:
-        return Value.sum([cross_entropy(o, int(t)) for o, t in zip(outputs, targets, strict=True)])
-
     history = fit(
-        model, X, y, loss=mean_cross_entropy, optimizer=SGD(model.parameters(), lr=0.0),
+        model, X, y, loss=_summed_cross_entropy, optimizer=SGD(model.parameters(), lr=0.0),
         epochs=1, batch_size=50, progress=False,
     )  # fmt: skip
     assert history.accuracy == pytest.approx([expected], rel=1e-12)
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize(
     ("labels", "outputs"),
     [
@@ -408,29 +479,28 @@ def test_a_loss_function_infers_accuracy_by_argmax_for_class_indices() -> None:
 )
 @pytest.mark.usefixtures("bar_draws_every_update")
 def test_accuracy_that_cannot_be_inferred_is_none_and_not_shown(
-    labels: list[float], outputs: int, capsys: pytest.CaptureFixture[str]
+    engine: str, labels: list[float], outputs: int, capsys: pytest.CaptureFixture[str]
 ) -> None:
     X = np.array([[0.1, 0.2], [0.3, -0.4], [-0.5, 0.6], [0.7, 0.8]])
     y = np.array(labels)
-    model = MLP(2, [outputs], seed=0)
-
-    def loss(outputs: list[Any], targets: Any) -> Value:
-        return Value.sum([Value.sum(o) if isinstance(o, list) else o for o in outputs]) ** 2
-
+    model = _mlp(engine, 2, [outputs], seed=0)
     seen: list[float | None] = []
     history = fit(
-        model, X, y, loss=loss, optimizer=SGD(model.parameters(), lr=0.0), epochs=2,
+        model, X, y, loss=_squared_sum, optimizer=SGD(model.parameters(), lr=0.0), epochs=2,
         batch_size=2, on_epoch=lambda epoch, loss, accuracy: seen.append(accuracy),
     )  # fmt: skip
     assert history.accuracy == [None, None] == seen
-    assert evaluate(model, X, y, loss=loss).accuracy is None
+    assert evaluate(model, X, y, loss=_squared_sum).accuracy is None
     err = capsys.readouterr().err
     assert "loss " in err and "accuracy" not in err and "nan" not in err
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.usefixtures("bar_draws_every_update")
-def test_a_long_epoch_shows_batches_done_within_it(capsys: pytest.CaptureFixture[str]) -> None:
-    model, X, y = _xor_model()
+def test_a_long_epoch_shows_batches_done_within_it(
+    engine: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    model, X, y = _xor_model(engine)
     fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
         batch_size=10)  # fmt: skip
     err = capsys.readouterr().err
@@ -442,11 +512,12 @@ def test_a_long_epoch_shows_batches_done_within_it(capsys: pytest.CaptureFixture
     assert all(f"{done}/4 " in err for done in range(5)), err  # 2 epochs x 2 batches
 
 
+@pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.usefixtures("bar_draws_every_update")
 def test_the_bar_labels_a_running_mean_only_when_the_epoch_has_several_batches(
-    capsys: pytest.CaptureFixture[str],
+    engine: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    model, X, y = _xor_model()
+    model, X, y = _xor_model(engine)
     fit(model, X, y, loss="hinge", optimizer=SGD(model.parameters(), lr=0.1), epochs=1,
         batch_size=10)  # fmt: skip
     assert "running mean: loss " in capsys.readouterr().err

@@ -1,5 +1,11 @@
 r"""Training loops: ``fit`` a model to ``(X, y)``, then ``evaluate`` it on a test set.
 
+One loop serves both engines. A scalar model (``tinygrad_edu.nn.MLP``) is called once per
+row and gives a list of outputs; a tensor model (its parameters Tensors, such as
+``tinygrad_edu.tensor.nn.MLP``) is called once per batch and gives one Tensor, a row per
+example. Only that and the few things listed in :class:`Engine` differ; the batches, the
+checks, the progress bar and the numbers reported are the same.
+
 How the model's outputs become a loss and a predicted class depends on the loss:
 
 ====== ===================== ==================================== ============================
@@ -12,7 +18,8 @@ mse    one value             the label as a number                1 if value >= 
 mse    one value per class   one-hot of the class index           argmax of the outputs
 ====== ===================== ==================================== ============================
 
-A custom ``loss`` is a function ``(outputs, targets) -> Value`` over a batch. Pass
+A custom ``loss`` is a function ``(outputs, targets) -> Value`` over a batch (for a tensor
+model, ``outputs`` is the batch's Tensor and the loss a one-entry Tensor). Pass
 ``accuracy=`` (a function of the same arguments returning a float) to say how to score it;
 without it the accuracy is inferred where the labels and outputs allow:
 
@@ -33,7 +40,7 @@ import io
 import math
 import numbers
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -46,13 +53,17 @@ from tinygrad_edu.engine import Value, no_grad
 from tinygrad_edu.files import write_atomically
 from tinygrad_edu.nn.losses import binary_cross_entropy, cross_entropy, hinge_loss, mse_loss
 from tinygrad_edu.optim import Optimizer
+from tinygrad_edu.tensor import train as tensor_train
+from tinygrad_edu.tensor.engine import Tensor
 
 Output = Value | list[Value]
-LossFunction = Callable[[list[Output], Any], Value]
-AccuracyFunction = Callable[[list[Output], Any], float]
+# A batch's outputs: one Output per row (scalar engine) or one Tensor (tensor engine).
+Outputs = Any
+LossFunction = Callable[[Outputs, Any], Any]  # returns the loss: a Value or a one-entry Tensor
+AccuracyFunction = Callable[[Outputs, Any], float]
 # An inferred accuracy says None for outputs it cannot score.
-_MaybeAccuracy = Callable[[list[Output], Any], float | None]
-Model = Callable[[Any], Output]
+_MaybeAccuracy = Callable[[Outputs, Any], float | None]
+Model = Callable[[Any], Any]
 LOSSES = ("hinge", "ce", "bce", "mse")
 
 
@@ -74,6 +85,14 @@ class Evaluation(NamedTuple):
 
     loss: float
     accuracy: float | None
+
+
+# ---- the scalar engine's side: one forward call per row, losses on lists of Values -----
+
+
+def _forward_rows(model: Model, X_batch: np.ndarray) -> list[Output]:
+    """The model's outputs for every row of ``X_batch``, one graph per row."""
+    return [model(row) for row in X_batch]
 
 
 def _scores(outputs: list[Output], loss: str) -> list[Value]:
@@ -114,33 +133,94 @@ def _mse(outputs: list[Output], targets: Any) -> Value:
     return mse_loss(outputs, one_hot)
 
 
-def _predicted_classes(outputs: list[Output], loss: str) -> list[int]:
-    predictions = []
-    for output in outputs:
-        if isinstance(output, Value):
-            # NOTE: a hinge score of exactly 0 is on the margin's centre line: class 0.
-            positive = output.data > 0.0 if loss == "hinge" else output.data >= 0.5
-            predictions.append(int(positive))
-        else:
-            scores = [v.data for v in output]
-            predictions.append(scores.index(max(scores)))
-    return predictions
+def _score_table(outputs: list[Any]) -> np.ndarray | None:
+    """The outputs' numbers, one row per example and one column per output; else ``None``.
+
+    A one-output model's Value is a row of one; anything but Values, or rows of different
+    lengths, is not a table.
+    """
+    rows = [[output] if isinstance(output, Value) else output for output in outputs]
+    if not all(isinstance(row, list | tuple) for row in rows) or len(set(map(len, rows))) != 1:
+        return None
+    if not all(isinstance(value, Value) for row in rows for value in row):
+        return None
+    return np.array([[value.data for value in row] for row in rows], dtype=np.float64)
 
 
-def _accuracy_for(loss: str) -> AccuracyFunction:
-    def accuracy(outputs: list[Output], targets: Any) -> float:
-        predicted = _predicted_classes(outputs, loss)
-        labels = np.asarray(targets).tolist()
-        correct: int = sum(p == t for p, t in zip(predicted, labels, strict=True))
-        return correct / len(labels)
+def _first_non_finite(data: float) -> tuple[str, float] | None:
+    """``("", data)`` if a Value's number is NaN or infinite, else None."""
+    return None if math.isfinite(data) else ("", data)
+
+
+# ---- the seam: what fit asks of an engine -----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Engine:
+    """What differs between the scalar and the tensor engine; the training loop is one.
+
+    ``forward(model, X_batch)`` gives a batch's outputs (a list, or one Tensor); ``losses``
+    are the named losses on those outputs; ``score_table(outputs)`` reads their numbers as
+    an array, one row per example (``None`` if they are not such a table); and
+    ``first_non_finite(parameter.data)`` says where a parameter is NaN or infinite
+    (``("[i, j]", value)`` for a Tensor's entry, ``("", value)`` for a Value).
+    """
+
+    forward: Callable[[Model, np.ndarray], Outputs]
+    losses: Mapping[str, LossFunction]
+    score_table: Callable[[Outputs], np.ndarray | None]
+    first_non_finite: Callable[[Any], tuple[str, float] | None]
+
+
+SCALAR = Engine(
+    forward=_forward_rows,
+    losses={"hinge": _hinge, "ce": _ce, "bce": _bce, "mse": _mse},
+    score_table=_score_table,
+    first_non_finite=_first_non_finite,
+)
+TENSOR = Engine(
+    forward=tensor_train.forward,
+    losses=tensor_train.NAMED_LOSSES,
+    score_table=tensor_train.score_table,
+    first_non_finite=tensor_train.first_non_finite,
+)
+
+
+def engine_for(model: Model) -> Engine:
+    """The tensor engine for a model whose parameters are Tensors, else the scalar one."""
+    parameters = getattr(model, "parameters", None)
+    if callable(parameters) and any(isinstance(p, Tensor) for p in parameters()):
+        return TENSOR
+    return SCALAR
+
+
+# ---- predicted classes and accuracy, on the table of output numbers (both engines) ------
+
+
+def _predicted_classes(scores: np.ndarray | None, loss: str) -> np.ndarray:
+    """The class of each row of ``scores``, as the table at the top of this module says."""
+    if scores is None:
+        raise ValueError("the model's outputs are not one list of numbers per example")
+    if scores.shape[1] > 1:
+        return np.asarray(scores.argmax(axis=1))
+    # NOTE: a hinge score of exactly 0 is on the margin's centre line: class 0.
+    positive = scores[:, 0] > 0.0 if loss == "hinge" else scores[:, 0] >= 0.5
+    return positive.astype(np.int64)
+
+
+def _fraction_right(predicted: np.ndarray, targets: Any) -> float:
+    return float(np.mean(predicted == np.asarray(targets)))
+
+
+def _accuracy_for(loss: str, engine: Engine) -> AccuracyFunction:
+    def accuracy(outputs: Outputs, targets: Any) -> float:
+        predicted = _predicted_classes(engine.score_table(outputs), loss)
+        return _fraction_right(predicted, targets)
 
     return accuracy
 
 
-_NAMED_LOSSES: dict[str, LossFunction] = {"hinge": _hinge, "ce": _ce, "bce": _bce, "mse": _mse}
-
-
-def _inferred_accuracy(y: Any) -> _MaybeAccuracy:
+def _inferred_accuracy(y: Any, engine: Engine) -> _MaybeAccuracy:
     """An accuracy for a custom loss, from the labels' kind (see the module docstring)."""
     numeric = y.ndim == 1 and y.dtype.kind in "biuf"
     labels: set[float] = set(np.unique(y).tolist()) if numeric else set()
@@ -149,56 +229,37 @@ def _inferred_accuracy(y: Any) -> _MaybeAccuracy:
     indices = all(float(label).is_integer() and label >= 0 for label in labels)
     classes_needed = int(max(labels)) + 1 if labels and indices else None
 
-    def accuracy(outputs: list[Output], targets: Any) -> float | None:
-        if not labels:
+    def accuracy(outputs: Outputs, targets: Any) -> float | None:
+        scores = engine.score_table(outputs) if labels else None
+        if scores is None:
             return None
-        scores = [score for score in map(_single_value, outputs) if score is not None]
-        if len(scores) == len(outputs) and negative_class is not None:
+        if scores.shape[1] == 1 and negative_class is not None:
             # NOTE: the sign, as for a logit or a margin score; a probability in (0, 1)
             # needs its own accuracy= (threshold 0.5), which the labels cannot reveal.
-            predicted = [1 if score.data > 0.0 else negative_class for score in scores]
-        elif classes_needed is not None and _all_class_scores(outputs, classes_needed):
-            predicted = [_argmax(output) for output in outputs]  # type: ignore[arg-type]
+            predicted = np.where(scores[:, 0] > 0.0, 1, negative_class)
+        elif classes_needed is not None and scores.shape[1] >= max(classes_needed, 2):
+            predicted = scores.argmax(axis=1)
         else:
             return None
-        correct: int = sum(
-            p == t for p, t in zip(predicted, np.asarray(targets).tolist(), strict=True)
-        )
-        return correct / len(outputs)
+        return _fraction_right(predicted, targets)
 
     return accuracy
 
 
-def _all_class_scores(outputs: list[Output], classes_needed: int) -> bool:
-    """Whether every output is a list of one score per class, enough for every label."""
-    sizes = {len(output) if isinstance(output, list | tuple) else 0 for output in outputs}
-    return len(sizes) == 1 and sizes.pop() >= max(classes_needed, 2)
-
-
-def _single_value(output: Any) -> Value | None:
-    """The one Value of a one-output model (a Value, or a list of one), else None."""
-    if isinstance(output, Value):
-        return output
-    if isinstance(output, list | tuple) and len(output) == 1 and isinstance(output[0], Value):
-        return output[0]
-    return None
-
-
-def _argmax(output: list[Value]) -> int:
-    scores = [v.data for v in output]
-    return scores.index(max(scores))
-
-
 def _resolve(
-    loss: str | LossFunction, accuracy: AccuracyFunction | None, y: Any
+    loss: str | LossFunction, accuracy: AccuracyFunction | None, y: Any, engine: Engine
 ) -> tuple[LossFunction, _MaybeAccuracy]:
     if isinstance(loss, str):
-        if loss not in _NAMED_LOSSES:
-            raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
-        return _NAMED_LOSSES[loss], accuracy or _accuracy_for(loss)
+        _check_loss_name(loss)
+        return engine.losses[loss], accuracy or _accuracy_for(loss, engine)
     if not callable(loss):
         raise TypeError(f"loss must be a name ({', '.join(LOSSES)}) or a function, not {loss!r}")
-    return loss, accuracy or _inferred_accuracy(y)
+    return loss, accuracy or _inferred_accuracy(y, engine)
+
+
+def _check_loss_name(loss: str) -> None:
+    if loss not in LOSSES:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
 
 
 def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
@@ -212,9 +273,7 @@ def _check_data(X: Any, y: Any) -> tuple[Any, Any]:
     return X, y
 
 
-def _is_tensor_model(model: object) -> bool:
-    # By module name, so that a scalar-only run never imports the tensor package.
-    return type(model).__module__ == "tinygrad_edu.tensor.nn"
+# ---- the training loop ------------------------------------------------------------------
 
 
 class TrainingDiverged(ValueError):
@@ -240,7 +299,7 @@ def _check_positive(name: str, value: object) -> int:
     return int(value)
 
 
-def _parameter_name(model: Model, parameter: Value, optimizer: Optimizer) -> str:
+def _parameter_name(model: Model, parameter: Any, optimizer: Optimizer) -> str:
     """The parameter's dotted name when the model has names, else its optimizer index."""
     named = getattr(model, "named_parameters", None)
     if callable(named):
@@ -251,34 +310,48 @@ def _parameter_name(model: Model, parameter: Value, optimizer: Optimizer) -> str
 
 
 def _train_step(
+    engine: Engine,
     model: Model,
     X_batch: Any,
     y_batch: Any,
     loss_function: LossFunction,
     optimizer: Optimizer,
     where: str,
-) -> tuple[list[Output], float]:
+) -> tuple[Outputs, float]:
     """One update: forward, loss, backward, step. Its outputs and loss, or TrainingDiverged."""
     try:
-        outputs = [model(row) for row in X_batch]
+        outputs = engine.forward(model, X_batch)
         batch_loss = loss_function(outputs, y_batch)
-        if not math.isfinite(batch_loss.data):
-            raise _diverged(where, f"the loss is {batch_loss.data}", optimizer)
+        loss_value = float(batch_loss.data)
+        if not math.isfinite(loss_value):
+            raise _diverged(where, f"the loss is {loss_value}", optimizer)
         optimizer.zero_grad()
         batch_loss.backward()
-        optimizer.step()
+        _update(optimizer, where)
     except OverflowError as error:  # in the forward, the backward or the update
         raise _diverged(where, f"a number overflowed ({error})", optimizer) from error
     # Python's float arithmetic gives inf silently: look at what the update wrote.
     for parameter in optimizer.params:
-        if not math.isfinite(parameter.data):
-            name = _parameter_name(model, parameter, optimizer)
-            why = f"parameter {name} is {parameter.data} after the update"
-            raise _diverged(where, why, optimizer)
-    return outputs, batch_loss.data
+        bad = engine.first_non_finite(parameter.data)
+        if bad is not None:
+            entry, value = bad
+            name = _parameter_name(model, parameter, optimizer) + entry
+            raise _diverged(where, f"parameter {name} is {value} after the update", optimizer)
+    return outputs, loss_value
+
+
+def _update(optimizer: Optimizer, where: str) -> None:
+    """``optimizer.step()``; an update that a Tensor refuses to store is a divergence too."""
+    try:
+        # numpy would warn about an overflowing Tensor update; it is reported below instead.
+        with np.errstate(over="ignore", invalid="ignore"):
+            optimizer.step()
+    except ValueError as error:  # a Tensor refuses inf or NaN; a Value takes it (found later)
+        raise _diverged(where, f"the update was refused ({error})", optimizer) from error
 
 
 def _check_final_loss(
+    engine: Engine,
     model: Model,
     X_batch: Any,
     y_batch: Any,
@@ -295,7 +368,8 @@ def _check_final_loss(
     rows = slice(0, _FINAL_CHECK_ROWS)
     try:
         with no_grad():
-            final_loss = loss_function([model(row) for row in X_batch[rows]], y_batch[rows]).data
+            outputs = engine.forward(model, X_batch[rows])
+            final_loss = float(loss_function(outputs, y_batch[rows]).data)
     except OverflowError as error:
         raise _diverged(
             where, f"after the update the loss overflows ({error})", optimizer
@@ -326,28 +400,24 @@ def fit(
 ) -> History:
     r"""Train ``model`` by mini-batch gradient descent; return the per-epoch ``History``.
 
-    Each step: forward every row of the batch, :math:`L = ` ``loss(outputs, targets)``,
-    ``optimizer.zero_grad()``, ``L.backward()``, ``optimizer.step()``. ``batch_size=None``
-    uses the whole set as one batch; batches are reshuffled each epoch (``seed`` fixes the
-    order). An epoch's loss and accuracy are averaged over its batches, weighted by batch
-    size, as measured on the forward passes that trained (as Keras reports them); the
-    accuracy is ``None`` where it cannot be inferred (see the module docstring).
-    The progress bar counts batches over the whole run (epochs x batches), so a long epoch
-    shows its progress. A non-finite loss or parameter after any step, the last included,
-    raises :class:`TrainingDiverged` naming the epoch and the step.
+    Each step: forward the batch, :math:`L = ` ``loss(outputs, targets)``,
+    ``optimizer.zero_grad()``, ``L.backward()``, ``optimizer.step()``. A scalar model is
+    called once per row (``outputs`` a list); a tensor model (its parameters Tensors) once
+    per batch (``outputs`` one Tensor, a row per example): the same loop, the same numbers.
+    ``batch_size=None`` uses the whole set as one batch; batches are reshuffled each epoch
+    (``seed`` fixes the order). An epoch's loss and accuracy are averaged over its batches,
+    weighted by batch size, as measured on the forward passes that trained (as Keras
+    reports them); the accuracy is ``None`` where it cannot be inferred (see the module
+    docstring). The progress bar counts batches over the whole run (epochs x batches), so
+    a long epoch shows its progress. A non-finite loss or parameter after any step, the
+    last included, raises :class:`TrainingDiverged` naming the epoch and the step.
     ``on_epoch(epoch, loss, accuracy)`` is called after each epoch (epochs count from 1).
     """
     X, y = _check_data(X, y)
-    loss_function, accuracy_function = _resolve(loss, accuracy, y)
+    engine = engine_for(model)
+    loss_function, accuracy_function = _resolve(loss, accuracy, y, engine)
     epochs = _check_positive("epochs", epochs)
     size = len(X) if batch_size is None else _check_positive("batch_size", batch_size)
-    if _is_tensor_model(model):  # one forward pass per batch (SPEC §11)
-        from tinygrad_edu.tensor import train as tensor_train
-
-        return tensor_train.fit(
-            model, X, y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=size,
-            progress=progress, seed=seed, accuracy=accuracy, on_epoch=on_epoch,
-        )  # fmt: skip
     steps = math.ceil(len(X) / size)  # batches per epoch; the last may be smaller
     shuffle_seeds = np.random.default_rng(seed)
     history = History()
@@ -368,7 +438,7 @@ def fit(
             for step, (X_batch, y_batch) in enumerate(batches, start=1):
                 where = f"epoch {epoch}, step {step} of {steps}"
                 outputs, batch_loss = _train_step(
-                    model, X_batch, y_batch, loss_function, optimizer, where
+                    engine, model, X_batch, y_batch, loss_function, optimizer, where
                 )
                 seen += len(X_batch)
                 total_loss += batch_loss * len(X_batch)
@@ -388,7 +458,7 @@ def fit(
             history.accuracy.append(epoch_accuracy)
             if on_epoch is not None:
                 on_epoch(epoch, epoch_loss, epoch_accuracy)
-    _check_final_loss(model, X_batch, y_batch, loss_function, optimizer, where)
+    _check_final_loss(engine, model, X_batch, y_batch, loss_function, optimizer, where)
     return history
 
 
@@ -402,14 +472,11 @@ def evaluate(
 ) -> Evaluation:
     """The mean loss and the accuracy of ``model`` on ``(X, y)``, without building a graph."""
     X, y = _check_data(X, y)
-    if _is_tensor_model(model):
-        from tinygrad_edu.tensor import train as tensor_train
-
-        return Evaluation(*tensor_train.evaluate(model, X, y, loss=loss, accuracy=accuracy))
-    loss_function, accuracy_function = _resolve(loss, accuracy, y)
+    engine = engine_for(model)
+    loss_function, accuracy_function = _resolve(loss, accuracy, y, engine)
     with no_grad():
-        outputs = [model(row) for row in X]
-        value = loss_function(outputs, y).data
+        outputs = engine.forward(model, X)
+        value = float(loss_function(outputs, y).data)
         score = accuracy_function(outputs, y)
     return Evaluation(loss=value, accuracy=score)
 
@@ -425,15 +492,12 @@ def accuracy(model: Model, X: Any, y: Any, *, loss: str = "hinge") -> float:
 
 def predict(model: Model, X: Any, *, loss: str = "hinge") -> list[int]:
     """The class ``model`` predicts for each row of ``X``, as ``fit`` defines it for ``loss``."""
-    if loss not in _NAMED_LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    _check_loss_name(loss)
     X = np.asarray(X, dtype=np.float64)
-    if _is_tensor_model(model):
-        from tinygrad_edu.tensor import train as tensor_train
-
-        return tensor_train.predict(model, X, loss)
+    engine = engine_for(model)
     with no_grad():
-        return _predicted_classes([model(row) for row in X], loss)
+        scores = engine.score_table(engine.forward(model, X))
+    return _predicted_classes(scores, loss).tolist()  # type: ignore[no-any-return]
 
 
 def plot_training(
