@@ -25,7 +25,8 @@ def run(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess
 
 
 def epoch_lines(stdout: str) -> list[tuple[float, float]]:
-    pattern = r"^epoch +\d+/\d+ +loss ([\d.]+) +accuracy ([\d.]+)$"
+    running = r"(?:  \(running means over the epoch's batches\))?"
+    pattern = rf"^epoch +\d+/\d+ +loss ([\d.]+) +accuracy ([\d.]+){running}$"
     return [(float(a), float(b)) for a, b in re.findall(pattern, stdout, flags=re.MULTILINE)]
 
 

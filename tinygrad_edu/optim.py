@@ -73,8 +73,8 @@ class Optimizer:
         if not finite:
             name = f" ({p.label!r})" if p.label else ""
             raise OverflowError(
-                f"{type(self).__name__}.step() would make parameter {index}{name} not finite "
-                f"(lr={self.lr!r}); a smaller learning rate may help"
+                f"{type(self).__name__}.step() with lr={self.lr:g} would make parameter "
+                f"{index}{name} not finite; a smaller learning rate may help"
             )
         p.data = new
 

@@ -341,12 +341,14 @@ def _train_step(
 
 
 def _update(optimizer: Optimizer, where: str) -> None:
-    """``optimizer.step()``; an update that a Tensor refuses to store is a divergence too."""
+    """``optimizer.step()``; an update it refuses to store (not finite) is a divergence."""
     try:
         # numpy would warn about an overflowing Tensor update; it is reported below instead.
         with np.errstate(over="ignore", invalid="ignore"):
             optimizer.step()
-    except ValueError as error:  # a Tensor refuses inf or NaN; a Value takes it (found later)
+    except OverflowError as error:  # its message names the parameter, the lr and the remedy
+        raise TrainingDiverged(f"training diverged in {where}: {error}") from error
+    except ValueError as error:  # a Tensor refuses inf or NaN written by other means
         raise _diverged(where, f"the update was refused ({error})", optimizer) from error
 
 
