@@ -108,6 +108,8 @@ def test_the_quotient_divides_by_the_distance_actually_stepped() -> None:
     report = gradcheck(lambda t: (t - 1e8).sum(), [np.array([1e8, 1e8 + 1.0])])
     assert report.passed
     assert [row.numeric for row in report.rows] == [1.0, 1.0]
+    # The machinery is the scalar check's: it gains the same exactness.
+    assert gradcheck(lambda x: x - 1e8, [1e8]).rows[0].numeric == 1.0
 
 
 def test_a_failing_backward_and_an_undefined_neighbour_are_rows_in_words() -> None:

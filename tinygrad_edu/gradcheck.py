@@ -50,9 +50,11 @@ tolerance. The estimate sees only :math:`|f|`: an ``f`` whose intermediate value
 its result (``x + 1e6 - 1e6``) is noisier than it says; pass a larger ``eps`` there too.
 The step itself must be one the floats near ``x`` can take: where ``(x + h) - x`` is more
 than 1% off ``h`` (for ``h = 1e-6``, from about :math:`|x| = 10^8`), the row says so and
-suggests an ``eps`` of about :math:`10^{-6} |x|`. A step that vanishes at an input
-(``x + h/2 == x``: ``eps=5e-324`` anywhere, ``1e-6`` at :math:`10^{20}`) would difference
-equal values into a silent 0, so every check refuses it with ``ValueError`` and that advice.
+suggests an ``eps`` of about :math:`10^{-6} |x|`; below that, each quotient divides by the
+distance actually stepped (``x + h`` is rounded to a float), not by ``h``. A step that
+vanishes at an input (``x + h/2 == x``: ``eps=5e-324`` anywhere, ``1e-6`` at
+:math:`10^{20}`) would difference equal values into a silent 0, so every check refuses it
+with ``ValueError`` and that advice.
 
 **Zero tolerance.** ``atol=0`` with ``rtol=0`` (or with a numeric gradient of exactly 0)
 asks for equality itself: the rounding rule above cannot apply, and the row passes only
@@ -94,6 +96,7 @@ import math
 import numbers
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -433,7 +436,7 @@ def engine_paths_failure(backward_error: str | None, grad_error: str | None) -> 
     return ""
 
 
-def recording_graph() -> _GradMode:
+def recording_graph() -> AbstractContextManager[None]:
     """A context in which operations record a graph, even inside the caller's ``no_grad``."""
     return _GradMode(True)
 
