@@ -172,9 +172,11 @@ class DrawnGraph:
         return self.stand_ins.get(node, [])
 
     def node_id(self, node: Value) -> str:
+        """The DOT id of the node's record."""
         return f"v{self.index[node]}"
 
     def op_id(self, node: Value) -> str:
+        """The DOT id of the op node that made ``node``."""
         return f"op{self.index[node]}"
 
     def name(self, node: Value) -> str:
