@@ -338,14 +338,14 @@ def test_refusing_a_million_node_chain_stops_early(monkeypatch: pytest.MonkeyPat
         y = y + 1.0
     # Counted, not timed: every input the walk reads passes through _drawn_input once.
     inputs_read = 0
-    drawn_input = viz._Graph._drawn_input
+    drawn_input = viz.DrawnGraph._drawn_input
 
-    def counting(self: viz._Graph, node: Value) -> Value:
+    def counting(self: viz.DrawnGraph, node: Value) -> Value:
         nonlocal inputs_read
         inputs_read += 1
         return drawn_input(self, node)
 
-    monkeypatch.setattr(viz._Graph, "_drawn_input", counting)
+    monkeypatch.setattr(viz.DrawnGraph, "_drawn_input", counting)
     for cluster in (False, True):
         inputs_read = 0
         with pytest.raises(ValueError, match="max_nodes=500"):
@@ -1220,14 +1220,14 @@ def test_a_node_with_a_million_inputs_is_refused_as_they_are_read(
 ) -> None:
     wide = Value.sum([Value(float(i)) for i in range(1_000_000)])
     inputs_read = 0
-    drawn_input = viz._Graph._drawn_input
+    drawn_input = viz.DrawnGraph._drawn_input
 
-    def counting(self: viz._Graph, node: Value) -> Value:
+    def counting(self: viz.DrawnGraph, node: Value) -> Value:
         nonlocal inputs_read
         inputs_read += 1
         return drawn_input(self, node)
 
-    monkeypatch.setattr(viz._Graph, "_drawn_input", counting)
+    monkeypatch.setattr(viz.DrawnGraph, "_drawn_input", counting)
     with pytest.raises(ValueError, match="max_nodes=500"):
         draw_dot(wide)
     assert inputs_read <= 500  # not a million

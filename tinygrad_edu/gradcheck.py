@@ -50,9 +50,11 @@ tolerance. The estimate sees only :math:`|f|`: an ``f`` whose intermediate value
 its result (``x + 1e6 - 1e6``) is noisier than it says; pass a larger ``eps`` there too.
 The step itself must be one the floats near ``x`` can take: where ``(x + h) - x`` is more
 than 1% off ``h`` (for ``h = 1e-6``, from about :math:`|x| = 10^8`), the row says so and
-suggests an ``eps`` of about :math:`10^{-6} |x|`. A step that vanishes at an input
-(``x + h/2 == x``: ``eps=5e-324`` anywhere, ``1e-6`` at :math:`10^{20}`) would difference
-equal values into a silent 0, so every check refuses it with ``ValueError`` and that advice.
+suggests an ``eps`` of about :math:`10^{-6} |x|`; below that, each quotient divides by the
+distance actually stepped (``x + h`` is rounded to a float), not by ``h``. A step that
+vanishes at an input (``x + h/2 == x``: ``eps=5e-324`` anywhere, ``1e-6`` at
+:math:`10^{20}`) would difference equal values into a silent 0, so every check refuses it
+with ``ValueError`` and that advice.
 
 **Zero tolerance.** ``atol=0`` with ``rtol=0`` (or with a numeric gradient of exactly 0)
 asks for equality itself: the rounding rule above cannot apply, and the row passes only
@@ -94,6 +96,7 @@ import math
 import numbers
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -262,20 +265,25 @@ def _kink_kind(gap: float, finer_gaps: list[tuple[float, float]], eps: float, sc
 
 
 def _differences(
-    outputs_at: Callable[[float], list[float]], eps: float, atol: float, rtol: float
+    outputs_at: Callable[[float], list[float]], eps: float, atol: float, rtol: float, at: float
 ) -> list[_Difference]:
     """Central and one-sided differences of each output of ``t -> outputs_at(t)`` at 0.
 
-    ``outputs_at`` raises ``_Undefined`` where it cannot be evaluated. The kink test is
-    the one the module docstring states.
+    ``outputs_at`` raises ``_Undefined`` where it cannot be evaluated; ``at`` is the input
+    it steps, so each quotient divides by the distance actually stepped (``at + t`` is
+    rounded to a float). The kink test is the one the module docstring states.
     """
+
+    def stepped(step: float) -> float:
+        return abs((at + step) - at)
+
     center, plus, minus = outputs_at(0.0), outputs_at(eps), outputs_at(-eps)
     finer: list[tuple[list[float], list[float], float]] = []  # (plus, minus, step) at h/2, h/4
     differences = []
     for k in range(len(center)):
-        left = (center[k] - minus[k]) / eps
-        right = (plus[k] - center[k]) / eps
-        central = (plus[k] - minus[k]) / (2.0 * eps)
+        left = (center[k] - minus[k]) / stepped(-eps)
+        right = (plus[k] - center[k]) / stepped(eps)
+        central = (plus[k] - minus[k]) / (stepped(eps) + stepped(-eps))
         gap = right - left
         scale = max(abs(center[k]), abs(plus[k]), abs(minus[k]))
         rounding = _rounding(scale, eps)
@@ -285,7 +293,11 @@ def _differences(
             if not finer:  # evaluated once, only when some output needs the test
                 finer = [(outputs_at(step), outputs_at(-step), step) for step in (eps / 2, eps / 4)]
             finer_gaps = [
-                ((finer_plus[k] - 2.0 * center[k] + finer_minus[k]) / step, step)
+                (
+                    (finer_plus[k] - center[k]) / stepped(step)
+                    - (center[k] - finer_minus[k]) / stepped(-step),
+                    step,
+                )
                 for finer_plus, finer_minus, step in finer
             ]
             kink = _kink_kind(gap, finer_gaps, eps, scale)
@@ -383,6 +395,52 @@ def _compare(
     return GradcheckRow(label, analytic, numeric.central, matches(analytic))
 
 
+def check_entry(
+    label: str,
+    value_at: Callable[[list[float]], float],
+    point: Sequence[float],
+    index: int,
+    analytic: float,
+    eps: float,
+    atol: float,
+    rtol: float,
+    *,
+    by_grad: float | None = None,
+    analytic_failure: str = "",
+) -> GradcheckRow:
+    """One row of a check: ``point[index]`` stepped by +-eps in ``value_at``, against ``analytic``.
+
+    The central difference, the kink test and the verdict of the module docstring; also
+    used entry by entry by the Tensor check, so both checks judge a derivative alike.
+    """
+    shifted = _guarded(lambda p: [value_at(p)], point, index, label)
+    numeric: _Difference | str
+    try:
+        numeric = _differences(shifted, eps, atol, rtol, point[index])[0]
+    except _Undefined as undefined:
+        numeric = str(undefined)
+    return _compare(label, analytic, numeric, analytic_failure, atol, rtol, by_grad=by_grad)
+
+
+def engine_paths_failure(backward_error: str | None, grad_error: str | None) -> str:
+    """Why the engine gave no gradient to compare: ``""`` when neither path failed."""
+    if backward_error is not None and grad_error is not None:
+        return f"backward failed: {backward_error}"
+    if backward_error is not None:
+        return (
+            f"the two engine paths disagree: backward() failed ({backward_error}) "
+            "but grad() did not"
+        )
+    if grad_error is not None:
+        return f"the two engine paths disagree: grad() failed ({grad_error}) but backward() did not"
+    return ""
+
+
+def recording_graph() -> AbstractContextManager[None]:
+    """A context in which operations record a graph, even inside the caller's ``no_grad``."""
+    return _GradMode(True)
+
+
 def _larger_step_advice(scale: float, tolerance: float) -> str:
     """Which eps brings the rounding error rho below a twentieth of ``tolerance``, if any."""
     # rho(s) = eps_mach * scale / s < tolerance / 20  <=>  s > 20 eps_mach scale / tolerance
@@ -421,7 +479,8 @@ def _check_point(xs: Sequence[float]) -> list[float]:
     return point
 
 
-def _check_settings(eps: float, atol: float, rtol: float) -> None:
+def check_settings(eps: float, atol: float, rtol: float) -> None:
+    """Refuse a step that is not positive and finite, or a tolerance that is not finite, >= 0."""
     if not (isinstance(eps, numbers.Real) and math.isfinite(eps) and eps > 0.0):
         raise ValueError(f"eps must be a positive finite number, got {eps!r}")
     for name, tolerance in (("atol", atol), ("rtol", rtol)):
@@ -431,7 +490,7 @@ def _check_settings(eps: float, atol: float, rtol: float) -> None:
             raise ValueError(f"{name} must be >= 0, got {tolerance!r}")
 
 
-def _check_step(eps: float, point: Sequence[float], labels: Sequence[str]) -> None:
+def check_step(eps: float, point: Sequence[float], labels: Sequence[str]) -> None:
     """Refuse a step that vanishes at an input: x + eps/2 == x (or x - eps/2 == x).
 
     There x + h and x - h are x itself or its nearest floats: the difference quotient would
@@ -453,7 +512,7 @@ def _check_step(eps: float, point: Sequence[float], labels: Sequence[str]) -> No
     )
 
 
-def _input_names(f: Callable[..., Any], count: int, names: Sequence[str] | None) -> list[str]:
+def input_names(f: Callable[..., Any], count: int, names: Sequence[str] | None) -> list[str]:
     """Names for the table: given, else f's parameter names, else x0, x1, ..."""
     if names is not None:
         labels = [str(name) for name in names]
@@ -492,8 +551,8 @@ def numerical_grad(f: Callable[..., Any], xs: Sequence[float], eps: float = 1e-6
     naming an ``eps`` that would do. No kink test here: :func:`gradcheck` adds it.
     """
     point = _check_point(xs)
-    _check_settings(eps, 0.0, 0.0)
-    _check_step(eps, point, [f"xs[{k}]" for k in range(len(point))])
+    check_settings(eps, 0.0, 0.0)
+    check_step(eps, point, [f"xs[{k}]" for k in range(len(point))])
     gradient = []
     for index in range(len(point)):
         plus_point, minus_point = _shifted(point, index, eps), _shifted(point, index, -eps)
@@ -512,7 +571,7 @@ def _forward_on_leaves(
     The graph is recorded even inside the caller's ``no_grad``: a gradient check needs it.
     """
     inputs = [Value(x, label=label) for x, label in zip(point, labels, strict=True)]
-    with _GradMode(True):
+    with recording_graph():
         out = f(*inputs)
     if not isinstance(out, Value):
         raise TypeError(
@@ -571,9 +630,13 @@ def _user_gradient(grad_fn: Callable[[list[float]], Any], point: list[float]) ->
 
 
 def _is_array(x: object) -> bool:
-    # An array with axes, or a Tensor (by name: a scalar check never imports the tensor engine).
-    kind = type(x).__name__
-    return kind == "Tensor" or (kind == "ndarray" and getattr(x, "ndim", 0) > 0)
+    """An array with axes, or a tinygrad_edu Tensor: the tensor check's inputs."""
+    # Looked up, not imported: a scalar check never loads numpy or the tensor engine, and
+    # where they are not loaded yet, no x can be one of their arrays.
+    numpy, tensor_engine = sys.modules.get("numpy"), sys.modules.get("tinygrad_edu.tensor.engine")
+    if tensor_engine is not None and isinstance(x, tensor_engine.Tensor):
+        return True
+    return numpy is not None and isinstance(x, numpy.ndarray) and x.ndim > 0
 
 
 def gradcheck(
@@ -604,10 +667,10 @@ def gradcheck(
         return tensor_gradcheck(f, xs, eps=eps, atol=atol, rtol=rtol,
                                 raise_exception=raise_exception, names=names)  # fmt: skip
     point = _check_point(xs)
-    _check_settings(eps, atol, rtol)
-    labels = _input_names(f, len(point), names)
+    check_settings(eps, atol, rtol)
+    labels = input_names(f, len(point), names)
     _check_center(f, point)  # first: no eps helps an f that fails at the point itself
-    _check_step(eps, point, labels)
+    check_step(eps, point, labels)
     analytic_failure = ""
     analytic = [math.nan] * len(point)
     by_grad: list[float] | None = None  # the engine's second path, checked alongside
@@ -615,31 +678,28 @@ def gradcheck(
         analytic = _user_gradient(grad_fn, point)
     else:
         by_backward, by_grad_or_error = _both_engine_gradients(f, point, labels)
-        if isinstance(by_backward, str) and isinstance(by_grad_or_error, str):
-            analytic_failure = f"backward failed: {by_backward}"
-        elif isinstance(by_backward, str):
-            analytic_failure = (
-                f"the two engine paths disagree: backward() failed ({by_backward}) "
-                "but grad() did not"
-            )
-        elif isinstance(by_grad_or_error, str):
-            analytic_failure = (
-                f"the two engine paths disagree: grad() failed ({by_grad_or_error}) "
-                "but backward() did not"
-            )
-        else:
+        analytic_failure = engine_paths_failure(
+            by_backward if isinstance(by_backward, str) else None,
+            by_grad_or_error if isinstance(by_grad_or_error, str) else None,
+        )
+        if not isinstance(by_backward, str) and not isinstance(by_grad_or_error, str):
             analytic, by_grad = by_backward, by_grad_or_error
     rows = []
     for index, label in enumerate(labels):
-        shifted = _guarded(lambda p: [_evaluate(f, p)], point, index, label)
-        numeric: _Difference | str
-        try:
-            numeric = _differences(shifted, eps, atol, rtol)[0]
-        except _Undefined as undefined:
-            numeric = str(undefined)
         other = None if by_grad is None else by_grad[index]
         rows.append(
-            _compare(label, analytic[index], numeric, analytic_failure, atol, rtol, by_grad=other)
+            check_entry(
+                label,
+                lambda p: _evaluate(f, p),
+                point,
+                index,
+                analytic[index],
+                eps,
+                atol,
+                rtol,
+                by_grad=other,
+                analytic_failure=analytic_failure,
+            )
         )
     report = GradcheckReport(tuple(rows), eps, atol, rtol, order=1)
     if raise_exception and not report:
@@ -665,10 +725,10 @@ def gradgradcheck(
     ``"x_i,x_j"``; kinks of :math:`\partial_i f` are reported as in :func:`gradcheck`.
     """
     point = _check_point(xs)
-    _check_settings(eps, atol, rtol)
-    labels = _input_names(f, len(point), names)
+    check_settings(eps, atol, rtol)
+    labels = input_names(f, len(point), names)
     _check_center(f, point)  # first: no eps helps an f that fails at the point itself
-    _check_step(eps, point, labels)
+    check_step(eps, point, labels)
     analytic_failure = ""
     hessian = [[math.nan] * len(point) for _ in point]
     try:
@@ -685,7 +745,9 @@ def gradgradcheck(
     for j, label in enumerate(labels):
         try:
             columns.append(
-                _differences(_guarded(first_derivatives, point, j, label), eps, atol, rtol)
+                _differences(
+                    _guarded(first_derivatives, point, j, label), eps, atol, rtol, point[j]
+                )
             )
         except _Undefined as undefined:
             columns.append(str(undefined))

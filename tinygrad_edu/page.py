@@ -32,7 +32,7 @@ from tinygrad_edu.files import write_atomically
 from tinygrad_edu.viz import (
     HIGHLIGHT_COLOUR,
     BackwardStep,
-    _Graph,
+    DrawnGraph,
     backward_steps,
     draw_dot,
     format_number,
@@ -87,7 +87,7 @@ def page_html(
     """
     # draw_dot first: it refuses an oversized graph before any step is computed.
     drawing = draw_dot(root, step=0, max_nodes=max_nodes, **draw_options)
-    graph = _Graph(root)
+    graph = DrawnGraph(root)
     steps = backward_steps(root, max_nodes=max_nodes)
     frames = _forward_frames(graph) + _backward_frames(graph, steps)
     widest = _widest_grad_texts(graph, steps)
@@ -138,7 +138,7 @@ def inline_frame(root: Value, *, height: int = 520, **page_options: Any) -> str:
 # ---- the frames ----------------------------------------------------------------------------
 
 
-def _forward_frames(graph: _Graph) -> list[_Frame]:
+def _forward_frames(graph: DrawnGraph) -> list[_Frame]:
     """A frame per node in drawing order (inputs first); constants appear with their user."""
     frames: list[_Frame] = []
     waiting: list[str] = []  # constants, shown with the next node that is computed
@@ -156,7 +156,7 @@ def _forward_frames(graph: _Graph) -> list[_Frame]:
     return frames
 
 
-def _forward_line(graph: _Graph, node: Value) -> str:
+def _forward_line(graph: DrawnGraph, node: Value) -> str:
     """``x1w1 = x1 * w1 = 2.0 * -3.0 = -6.0``: how the forward pass computed the node."""
     value = format_number(node.data)
     name = graph.name(node)
@@ -178,7 +178,7 @@ def _forward_line(graph: _Graph, node: Value) -> str:
     return f"{name} = {symbolic} = {numeric} = {value}"
 
 
-def _backward_frames(graph: _Graph, steps: list[BackwardStep]) -> list[_Frame]:
+def _backward_frames(graph: DrawnGraph, steps: list[BackwardStep]) -> list[_Frame]:
     """A frame per step of the backward pass, with the step's own line."""
     frames = []
     for step in steps:
@@ -194,7 +194,7 @@ def _backward_frames(graph: _Graph, steps: list[BackwardStep]) -> list[_Frame]:
     return frames
 
 
-def _widest_grad_texts(graph: _Graph, steps: list[BackwardStep]) -> dict[str, str]:
+def _widest_grad_texts(graph: DrawnGraph, steps: list[BackwardStep]) -> dict[str, str]:
     """Per node that gets a gradient, its longest gradient text over the steps (and 0.0).
 
     The layout is made with these, so that every gradient the page shows fits its box.

@@ -128,7 +128,7 @@ def format_number(x: float) -> str:
 # ---- the graph as drawn ------------------------------------------------------------------
 
 
-class _Graph:
+class DrawnGraph:
     """The nodes below ``root`` in drawing order (inputs first) with their display names.
 
     A plain number in an expression is drawn at each of its uses: the engine shares one
@@ -188,9 +188,11 @@ class _Graph:
         return self.stand_ins.get(node, [])
 
     def node_id(self, node: Value) -> str:
+        """The DOT id of the node's record."""
         return f"v{self.index[node]}"
 
     def op_id(self, node: Value) -> str:
+        """The DOT id of the op node that made ``node``."""
         return f"op{self.index[node]}"
 
     def name(self, node: Value) -> str:
@@ -249,7 +251,7 @@ def backward_steps(root: Value, *, max_nodes: int | None = 500) -> list[Backward
     error: a step never shows a number the engine refuses. Each step keeps every gradient,
     so a graph above ``max_nodes`` values is refused as :func:`draw_dot` refuses it.
     """
-    graph = _Graph(root, max_nodes)
+    graph = DrawnGraph(root, max_nodes)
     if not root.requires_grad:
         raise ValueError("backward_steps() needs a root that requires grad (not a constant)")
     failure = first_failing_step(root)
@@ -301,7 +303,7 @@ def backward_steps(root: Value, *, max_nodes: int | None = 500) -> list[Backward
     return steps
 
 
-def _symbolic_derivative(graph: _Graph, output: Value, position: int) -> str:
+def _symbolic_derivative(graph: DrawnGraph, output: Value, position: int) -> str:
     forms = SYMBOLIC_LOCAL_DERIVATIVES.get(output.op)
     if forms is None:
         return f"d{output.op}/dx{position}"
@@ -467,16 +469,20 @@ def draw_dot(
     neuron 1"); the loss and targets follow on the right. ``max_width`` (inches) scales
     the picture down to that width if it is wider.
     """
-    if type(root).__name__ == "Tensor":  # a Tensor graph (SPEC §11): shapes, small values
+    # A Tensor graph (SPEC §11): shapes, small values. Looked up, not imported: where the
+    # tensor engine is not loaded, root cannot be one of its Tensors.
+    tensor_engine = sys.modules.get("tinygrad_edu.tensor.engine")
+    if tensor_engine is not None and isinstance(root, tensor_engine.Tensor):
         from tinygrad_edu.tensor.viz import draw_tensor_dot
 
-        return draw_tensor_dot(root, rankdir=rankdir, show_grad=show_grad, max_nodes=max_nodes,  # type: ignore[arg-type]
-                               highlight=highlight, cluster=cluster, step=step)  # fmt: skip
+        return draw_tensor_dot(root, rankdir=rankdir, show_grad=show_grad, max_nodes=max_nodes,
+                               highlight=highlight, cluster=cluster, step=step,
+                               show_local=show_local, max_width=max_width)  # fmt: skip
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, not {rankdir!r}")
     if max_width is not None and not (isinstance(max_width, int | float) and max_width > 0):
         raise ValueError(f"max_width must be a positive number of inches, not {max_width!r}")
-    graph = _Graph(root, max_nodes, cluster)
+    graph = DrawnGraph(root, max_nodes, cluster)
     highlighted: list[Value] = []
     for node in highlight:
         drawn = graph.drawn(node) if isinstance(node, Value) else []
@@ -538,7 +544,7 @@ _NEURON_PATH = re.compile(r"^(?:(?P<layer>.+)\.)?neurons\.\d+$")
 
 
 def _add_clusters(
-    dot: Any, graph: _Graph, owners: Mapping[Value, str], add_nodes: Callable[..., None]
+    dot: Any, graph: DrawnGraph, owners: Mapping[Value, str], add_nodes: Callable[..., None]
 ) -> dict[Value, str]:
     """The network's inputs, then each layer with its neurons, in index order; the rest.
 
@@ -651,14 +657,14 @@ def _text_escape(text: str) -> str:
     return _visible(text).replace("&", "&amp;").replace("\\", "\\\\").replace('"', '\\"')
 
 
-def _record_escape(text: str) -> str:
+def record_escape(text: str) -> str:
     """Any text as one field of a record label (its structuring characters made literal)."""
     return re.sub(r"([{}|<>])", r"\\\1", _text_escape(text))
 
 
 def _add_value_node(
     target: Any,
-    graph: _Graph,
+    graph: DrawnGraph,
     node: Value,
     grads: Mapping[Value, float],
     show_grad: bool,
@@ -688,7 +694,7 @@ def _add_value_node(
         text = f'<<table border="0" cellborder="0" cellpadding="0">{rows}</table>>'
         attributes.update(shape="box", margin="0.02,0.01")
     else:
-        text = graphviz.nohtml(" | ".join(_record_escape(field) for field in fields))
+        text = graphviz.nohtml(" | ".join(record_escape(field) for field in fields))
         if rankdir in ("LR", "RL"):  # braces turn the fields into a row across the flow
             text = graphviz.nohtml("{ " + text + " }")
         attributes.update(shape="record")
@@ -708,7 +714,7 @@ def _add_value_node(
 
 def _add_edges(
     dot: Any,
-    graph: _Graph,
+    graph: DrawnGraph,
     node: Value,
     highlighted_edge: tuple[Value, Value, int] | None,
     show_local: bool,
@@ -752,7 +758,7 @@ def _local_labels(node: Value) -> list[str | None]:
     return labels
 
 
-def _neuron_owners(graph: _Graph) -> dict[Value, str]:
+def _neuron_owners(graph: DrawnGraph) -> dict[Value, str]:
     """Map each node created inside a neuron to the neuron's dotted path (see module doc)."""
     owners: dict[Value, str] = {}
     weights: dict[Value, str] = {}
