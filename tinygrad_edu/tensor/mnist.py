@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from tinygrad_edu.data import batches, mnist_train_test
+from tinygrad_edu.data import mnist_train_test
 from tinygrad_edu.data.mnist import data_file as mnist_data_file
 from tinygrad_edu.engine import no_grad
 from tinygrad_edu.optim import SGD
+from tinygrad_edu.tensor.engine import Tensor
 from tinygrad_edu.tensor.losses import mse_loss
 from tinygrad_edu.tensor.nn import MLP
 
@@ -46,7 +47,8 @@ def train_mnist(
     batch_size: int = 32,
     hidden: int = 32,
     seed: int = 0,
-    on_epoch: Callable[[int, float], None] | None = None,
+    on_epoch: Callable[[int, float, float | None], None] | None = None,
+    progress: bool = False,
 ) -> MnistRun:
     r"""Train ``MLP(784, [hidden, 10])`` (sigmoid) with squared error and SGD; test it.
 
@@ -54,8 +56,12 @@ def train_mnist(
     over the batch and the 10 outputs; its gradient is 1/5 of that of the seeds' cost
     :math:`\frac{1}{2n}\sum\lVert a - y\rVert^2`, so ``lr = 10`` here is their
     :math:`\eta = 2`. The prediction is the output neuron with the largest activation.
-    ``on_epoch(epoch, mean_loss)`` is called after each epoch (epochs count from 1).
+    The loop is :func:`tinygrad_edu.train.fit`, the one both engines train with (so a
+    diverging run stops with ``TrainingDiverged``); ``on_epoch(epoch, loss, accuracy)`` is
+    its callback.
     """
+    from tinygrad_edu.train import fit  # train imports the tensor package: import here
+
     start = time.perf_counter()
     X_train, X_test, y_train, y_test = mnist_train_test()
     X_train, X_test = X_train / 255.0, X_test / 255.0
@@ -63,22 +69,20 @@ def train_mnist(
     model = MLP(784, [hidden, 10], activation="sigmoid", output_activation="sigmoid", seed=seed)
     run = MnistRun(model)
     optimiser = SGD(model.parameters(), lr=lr)  # type: ignore[arg-type]  # Tensors work too
+
+    def squared_error(outputs: Tensor, digits: np.ndarray) -> Tensor:
+        return mse_loss(outputs, one_hot[digits])
+
     # One BLAS thread: 32 x 784 products are too small to share out, and on a busy machine
     # extra threads wait on each other (an epoch took 10 s with the default, 0.3 s with 1).
     with threadpool_limits(limits=1, user_api="blas"):
-        for epoch in range(epochs):
-            total = 0.0
-            for X_batch, y_batch in batches(X_train, y_train, batch_size, seed=seed + epoch):
-                optimiser.zero_grad()
-                loss = mse_loss(model(X_batch), one_hot[y_batch])
-                loss.backward()
-                optimiser.step()
-                total += loss.item() * len(X_batch)
-            run.epoch_losses.append(total / len(X_train))
-            if on_epoch is not None:
-                on_epoch(epoch + 1, run.epoch_losses[-1])
+        history = fit(
+            model, X_train, y_train, loss=squared_error, optimizer=optimiser, epochs=epochs,
+            batch_size=batch_size, seed=seed, progress=progress, on_epoch=on_epoch,
+        )  # fmt: skip
         with no_grad():
             predicted = model(X_test).data.argmax(axis=1)
+    run.epoch_losses = history.loss
     run.test_accuracy = float(np.mean(predicted == y_test))
     run.mistakes = np.flatnonzero(predicted != y_test).tolist()
     run.predictions = predicted.tolist()
@@ -117,8 +121,9 @@ def run_train_command(args: argparse.Namespace, outputs: OutputFiles) -> int:
           f"batch size {args.batch_size}, tensor engine")  # fmt: skip
     run = train_mnist(
         epochs=args.epochs, lr=args.lr, batch_size=args.batch_size, hidden=args.hidden[0],
-        seed=args.seed, on_epoch=lambda epoch, loss: say(
-            f"epoch {epoch:3d}/{args.epochs}  loss {loss:.4f}"),
+        seed=args.seed, progress=True, on_epoch=lambda epoch, loss, accuracy: say(
+            f"epoch {epoch:3d}/{args.epochs}  loss {loss:.4f}  accuracy {accuracy:.3f}"
+            "  (running means over the epoch's batches)"),
     )  # fmt: skip
     say(f"test accuracy {run.test_accuracy:.3f} on 1000 examples ({run.seconds:.1f} s)")
     with outputs:
