@@ -31,7 +31,8 @@ Operand = Union["Tensor", npt.ArrayLike]
 
 def _as_array(data: object) -> Array:
     """``data`` as a new float64 array; only real numbers, and only finite ones."""
-    if isinstance(data, Tensor) or not isinstance(data, numbers.Real | np.ndarray | list | tuple):
+    # np.ndarray first: isinstance stops there, before the slower numbers.Real ABC check.
+    if isinstance(data, Tensor) or not isinstance(data, np.ndarray | numbers.Real | list | tuple):
         raise TypeError(
             f"Tensor data must be real numbers (an array, list or number), "
             f"not {type(data).__name__}"
