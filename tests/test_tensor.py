@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 
 import numpy as np
 import pytest
@@ -181,7 +182,9 @@ def test_an_overflowing_gradient_names_the_op_where_it_appeared() -> None:
 
 
 def test_sigmoid_and_softmax_are_stable_for_huge_inputs() -> None:
-    np.testing.assert_array_equal(Tensor([-1000.0, 1000.0]).sigmoid().data, [0.0, 1.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exp(1000) overflowing inside sigmoid is no error
+        np.testing.assert_array_equal(Tensor([-1000.0, 1000.0]).sigmoid().data, [0.0, 1.0])
     np.testing.assert_allclose(Tensor([1000.0, 1000.0]).softmax().data, [0.5, 0.5])
     np.testing.assert_allclose(Tensor([1000.0, 0.0]).log_softmax().data, [0.0, -1000.0])
 
@@ -211,3 +214,14 @@ def test_mean_reshape_transpose() -> None:
     assert x.reshape(3, 2).shape == (3, 2) and x.reshape((6,)).shape == (6,) and x.T.shape == (3, 2)
     x.mean(axis=1, keepdims=True).sum().backward()
     np.testing.assert_allclose(x.grad, np.full((2, 3), 1 / 3))
+
+
+def test_finite_entries_whose_sum_overflows_are_still_finite() -> None:
+    # The finiteness check sums the entries first; a sum past 1e308 must not be taken as inf.
+    huge = Tensor([1.5e308, 1.5e308])
+    np.testing.assert_array_equal((huge * 1.0).data, [1.5e308, 1.5e308])
+    huge.data = [1.6e308, 1.6e308]
+    with pytest.raises(OverflowError, match=r"\+ overflows.*2 of 2"):
+        huge + huge
+    with pytest.raises(ValueError, match=r"Tensor data must be finite: 1 of 3"):
+        Tensor([1.5e308, 1.5e308, np.nan])

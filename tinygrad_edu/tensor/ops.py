@@ -91,9 +91,10 @@ def _sqrt(a: Array) -> Array:
 
 
 def _sigmoid(a: Array) -> Array:
-    # NOTE: no branches needed in numpy: for a = -1000, exp(1000) is inf (the engine silences
-    # that warning) and 1 / (1 + inf) is exactly 0.0, as ops._sigmoid gives.
-    result: Array = 1.0 / (1.0 + np.exp(-a))
+    # NOTE: no branches needed in numpy: for a = -1000, exp(1000) is inf (a harmless
+    # overflow, silenced) and 1 / (1 + inf) is exactly 0.0, as ops._sigmoid gives.
+    with np.errstate(over="ignore"):
+        result: Array = 1.0 / (1.0 + np.exp(-a))
     return result
 
 
@@ -114,6 +115,8 @@ def _matmul(a: Array, b: Array) -> Array:
 
 
 def _as_matrices(g: Array, a: Array, b: Array) -> tuple[Array, Array, Array]:
+    if a.ndim == 2 and b.ndim == 2:  # the common case: nothing to reshape
+        return g, a, b
     # A 1-D left operand is a row, a 1-D right operand a column, as numpy reads them.
     a2 = a.reshape(1, -1) if a.ndim == 1 else a
     b2 = b.reshape(-1, 1) if b.ndim == 1 else b
@@ -128,7 +131,9 @@ def _matmul_vjp_left(g: Array, out: Array, a: Array, b: Array) -> Array:
 
 def _matmul_vjp_right(g: Array, out: Array, a: Array, b: Array) -> Array:
     g2, a2, _ = _as_matrices(g, a, b)
-    grad_b: Array = (a2.T @ g2).reshape(b.shape)  # gB = A.T @ g
+    # gB = A.T @ g, computed as (g.T @ A).T: the same sums, stored so that a layer's weight
+    # W, used as W.T, gets its gradient row by row like W itself (copied and updated faster).
+    grad_b: Array = (g2.T @ a2).T.reshape(b.shape)
     return grad_b
 
 
@@ -207,7 +212,7 @@ def _mean_squared_error(p: Array, t: Array) -> Array:
     if p.shape != t.shape:
         raise ValueError(f"mse: shapes {p.shape} and {t.shape} differ")
     difference = p - t
-    return np.asarray(np.mean(difference * difference), dtype=np.float64)
+    return np.asarray(np.add.reduce(difference * difference, axis=None) / p.size)
 
 
 def _log_softmax(a: Array, axis: int = -1) -> Array:
@@ -250,7 +255,7 @@ TENSOR_OPS: dict[str, TensorOp] = {
         TensorOp("sum", _sum, (_sum_vjp,)),
         TensorOp("reshape", lambda a, shape: a.reshape(shape),
                  (lambda g, out, a, shape: g.reshape(a.shape),), bounded=True),
-        TensorOp("T", np.transpose, (lambda g, out, a: np.transpose(g),), bounded=True),
+        TensorOp("T", lambda a: a.T, (lambda g, out, a: g.T,), bounded=True),
         # d log_softmax: g minus softmax times the sum of g (softmax = exp(out)).
         TensorOp("log_softmax", _log_softmax,
                  (lambda g, out, a, axis: g - np.exp(out) * g.sum(axis=axis, keepdims=True),)),
