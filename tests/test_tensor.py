@@ -225,3 +225,16 @@ def test_finite_entries_whose_sum_overflows_are_still_finite() -> None:
         huge + huge
     with pytest.raises(ValueError, match=r"Tensor data must be finite: 1 of 3"):
         Tensor([1.5e308, 1.5e308, np.nan])
+
+
+def test_an_overflow_is_one_error_and_no_numpy_warning() -> None:
+    # SPEC 1.1 and 6.1: the error names the op; numpy's RuntimeWarning would be noise.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # any warning fails the test
+        with pytest.raises(OverflowError, match="exp"):
+            Tensor(np.array([1.0, 800.0])).exp()
+        with pytest.raises(OverflowError):
+            Tensor(np.array([1e308, 1e308])) * 10.0
+        assert Tensor(np.array([1e308, 1e308])).data.max() == 1e308  # finite, near the edge
