@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import warnings
+from typing import Any
 
 import numpy as np
 import pytest
@@ -189,15 +190,15 @@ def test_sigmoid_and_softmax_are_stable_for_huge_inputs() -> None:
     np.testing.assert_allclose(Tensor([1000.0, 0.0]).log_softmax().data, [0.0, -1000.0])
 
 
-def test_data_is_updated_in_place_a_kept_gradient_is_never_changed() -> None:
+def test_data_is_replaced_by_a_checked_update_a_kept_gradient_never_changes() -> None:
     p = Tensor([1.0, 2.0])
-    data = p.data
+    before = p.data
     (p * p).sum().backward()
     kept = p.grad  # as momentum SGD keeps its first buffer
     p.data = p.data - 0.5 * p.grad
     p.grad = 0.0
     (p * 3.0).sum().backward()
-    assert p.data is data
+    np.testing.assert_array_equal(before, [1.0, 2.0])  # a new array, the old one unchanged
     np.testing.assert_array_equal(p.data, [0.0, 0.0])
     np.testing.assert_array_equal(kept, [2.0, 4.0])
     np.testing.assert_array_equal(p.grad, [3.0, 3.0])
@@ -205,6 +206,100 @@ def test_data_is_updated_in_place_a_kept_gradient_is_never_changed() -> None:
         p.data = np.array([1.0, np.inf])
     with pytest.raises(ValueError, match="shape"):
         p.data = np.zeros(3)
+    np.testing.assert_array_equal(p.data, [0.0, 0.0])
+
+
+def test_an_in_place_overflow_is_refused_and_the_data_stays() -> None:
+    p = Tensor([1e308, 1.0])
+    with pytest.raises(ValueError, match="read-only"):
+        p.data += 1e308  # type: ignore[misc]
+    with pytest.raises(ValueError, match="read-only"):
+        p.data[0] = np.inf
+    np.testing.assert_array_equal(p.data, [1e308, 1.0])
+    np.testing.assert_array_equal(p.tanh().data, np.tanh([1e308, 1.0]))  # never tanh(inf)
+    p.grad = [1.0, 2.0]
+    with pytest.raises(ValueError, match="read-only"):
+        p.grad *= 1e308  # type: ignore[misc]
+    np.testing.assert_array_equal(p.grad, [1.0, 2.0])
+    y = p * 0.5
+    y.sum().backward()
+    for array in (y.data, y.grad, p.grad):  # interior nodes' arrays too
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = np.nan
+
+
+def test_setting_a_reshape_or_transpose_never_changes_its_input_nor_the_reverse() -> None:
+    a = Tensor([[1.0, 2.0], [3.0, 4.0]])
+    for view in (a.T, a.reshape(4)):
+        view.data = np.zeros(view.shape)
+        np.testing.assert_array_equal(a.data, [[1.0, 2.0], [3.0, 4.0]])
+    t = a.T
+    a.data = np.zeros((2, 2))
+    np.testing.assert_array_equal(t.data, [[1.0, 3.0], [2.0, 4.0]])  # made from the old a
+
+
+def test_requires_grad_is_keyword_only_as_for_value() -> None:
+    with pytest.raises(TypeError, match="positional"):
+        Tensor([1.0], "x", False)  # type: ignore[misc]
+    assert not Tensor([1.0], "x", requires_grad=False).requires_grad
+
+
+def test_an_overflowing_leaf_gradient_raises_naming_the_leaf_and_changes_nothing() -> None:
+    x, w = Tensor([0.5], label="x"), Tensor([2.0], label="w")
+    y = (x * 1.7e308).sum() + (w * 1.0).sum()
+    y.backward()
+    with pytest.raises(OverflowError, match=r"\.grad of leaf 'x' \(shape \(1,\)\).*1 of 1"):
+        y.backward()
+    np.testing.assert_array_equal(x.grad, [1.7e308])  # a failed call changes no gradient
+    np.testing.assert_array_equal(w.grad, [1.0])
+    v = Value(0.5, label="x")
+    scalar = v * 1.7e308
+    scalar.backward()
+    with pytest.raises(OverflowError, match="leaf 'x'"):  # the scalar engine, the same way
+        scalar.backward()
+
+
+def test_a_failed_backward_changes_no_interior_gradient() -> None:
+    x = Tensor([4.0, 0.0])
+    y = x * 1.0
+    loss = y.sum()
+    (y * 2.0).sum().backward()
+    with pytest.raises(ZeroDivisionError):
+        (y.sqrt() + loss).sum().backward()
+    np.testing.assert_array_equal(y.grad, [2.0, 2.0])
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0])
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "pattern"),
+    [  # a local derivative that is not finite raises where g is 0 too, as Value's does
+        (lambda x: x.log(), OverflowError, r"'log'.*input 1: its local derivative is inf"),
+        (lambda x: (x * 0.0) / x, OverflowError, r"'/'.*input 1: its local derivative is inf"),
+        (lambda x: x**-0.5, OverflowError, r"'\*\*'.*input 1: a\*\*\(b - 1\).*overflows"),
+    ],
+)
+def test_an_infinite_local_derivative_raises_even_times_a_zero_gradient(
+    make: Any, error: type[Exception], pattern: str
+) -> None:
+    tiny = Tensor(np.array([5e-324]))
+    with pytest.raises(error, match=pattern):
+        (make(tiny) * 0.0).sum().backward()
+    np.testing.assert_array_equal(tiny.grad, [0.0])
+    scalar = Value(5e-324)
+    with pytest.raises(error):  # the scalar engine raises the same kind of error
+        (make(scalar) * 0.0).backward()
+
+
+def test_a_sum_overflows_only_when_the_exact_sum_does_as_value_sum() -> None:
+    terms = [1e308, 1e308, -1e308]
+    assert Tensor(terms).sum().item() == Value.sum(terms).data == 1e308
+    rows = Tensor([[1e308, 1.0], [1e308, 1.0], [-1e308, 1.0]])
+    np.testing.assert_array_equal(rows.sum(axis=0).data, [1e308, 3.0])
+    np.testing.assert_array_equal(rows.sum(axis=(0,), keepdims=True).data, [[1e308, 3.0]])
+    with pytest.raises(OverflowError, match="sum of 2 terms overflows"):
+        Tensor([1e308, 1e308]).sum()
+    with pytest.raises(OverflowError):
+        Value.sum([1e308, 1e308])
 
 
 def test_mean_reshape_transpose() -> None:

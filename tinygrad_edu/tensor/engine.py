@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Union, cast
 
 import numpy as np
 import numpy.typing as npt
 
 from tinygrad_edu.engine import is_grad_enabled, topological_order
-from tinygrad_edu.tensor.ops import TENSOR_OPS, Array, TensorOp, first_failure
+from tinygrad_edu.tensor.ops import TENSOR_OPS, Array, Local, TensorOp, first_failure
 
 Operand = Union["Tensor", npt.ArrayLike]
 
@@ -44,6 +44,12 @@ def _as_array(data: object) -> Array:
     if not _all_finite(array):
         bad = ~np.isfinite(array)
         raise ValueError(f"Tensor data must be finite: {first_failure(bad, 'NaN or inf')}")
+    return _frozen(array)
+
+
+def _frozen(array: Array) -> Array:
+    """``array``, made read-only: every array a Tensor holds is, so none changes unchecked."""
+    array.flags.writeable = False
     return array
 
 
@@ -60,7 +66,7 @@ class Tensor:
     _params: dict[str, Any]
     _grad: Array | None  # made on first use: most nodes of a forward pass never need one
 
-    def __init__(self, data: object, label: str = "", requires_grad: bool = True) -> None:
+    def __init__(self, data: object, label: str = "", *, requires_grad: bool = True) -> None:
         if not isinstance(label, str):
             raise TypeError(f"Tensor label must be a str, not {type(label).__name__}")
         self._data = _as_array(data)
@@ -71,23 +77,23 @@ class Tensor:
         self._op = None
         self._params = {}
 
-    # data is written in place, so an optimiser's `p.data = p.data - lr * g` keeps the one
-    # array. A gradient is never changed in place but replaced (`p.grad = 0.0` makes a new
-    # zero array), so one kept by an optimiser (momentum's first buffer) keeps its numbers.
+    # NOTE: data and grad are read-only arrays, replaced whole by their setters after a
+    # check, never written into: `p.data += big` cannot overflow in place, a reshape or .T
+    # may share its input's array, and a gradient kept by an optimiser keeps its numbers.
     @property
     def data(self) -> Array:
-        """The values, a float64 numpy array."""
+        """The values, a read-only float64 array; ``p.data = new`` replaces them, checked."""
         return self._data
 
     @data.setter
     def data(self, value: npt.ArrayLike) -> None:
-        self._data[...] = self._same_shape(value, "data")
+        self._data = self._checked_copy(value, "data")
 
     @property
     def grad(self) -> Array:
-        r""":math:`\partial L/\partial self` after ``backward()``; same shape as ``data``."""
+        r""":math:`\partial L/\partial self` after ``backward()``; read-only, shaped as ``data``."""
         if self._grad is None:
-            self._grad = np.zeros_like(self._data)
+            self._grad = _frozen(np.zeros_like(self._data))
         return self._grad
 
     @grad.setter
@@ -95,17 +101,17 @@ class Tensor:
         if type(value) is float and value == 0.0:  # zero_grad: zeros are made when needed
             self._grad = None
             return
-        array = self._same_shape(value, "grad")
-        self._grad = np.array(np.broadcast_to(array, self.shape))  # a new array of its own
+        self._grad = self._checked_copy(value, "grad")
 
-    def _same_shape(self, value: npt.ArrayLike, what: str) -> Array:
+    def _checked_copy(self, value: npt.ArrayLike, what: str) -> Array:
+        """``value`` as a new read-only array of this shape; refused if not finite."""
         array = np.asarray(value, dtype=np.float64)
         if array.ndim != 0 and array.shape != self._data.shape:
             raise ValueError(f"{what} of shape {array.shape} for a tensor of shape {self.shape}")
         if not _all_finite(array):  # an update that overflowed: never store it silently
             bad = first_failure(~np.isfinite(array), "NaN or inf")
             raise ValueError(f"{what} must be finite: {bad}")
-        return array
+        return _frozen(np.array(np.broadcast_to(array, self.shape)))  # a copy of its own
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -262,12 +268,28 @@ class Tensor:
                 "(it was made under no_grad or from constants only)"
             )
         grads = chain_rule(self, _seed(self, gradient))
-        for node, g in grads.items():
-            if node.inputs:  # read-only: a VJP may hand one array to several nodes
-                node._grad = g
-                g.flags.writeable = False
-            else:  # a new array, not +=: see the note on the grad property
-                node._grad = g.copy() if node._grad is None else node._grad + g
+        # Leaves add this call's gradient to earlier ones: all sums are checked before any
+        # is stored, so a failed call changes no gradient (as Value.backward).
+        sums = {}
+        with np.errstate(all="ignore"):  # an overflow is reported below, by name
+            for leaf, g in grads.items():
+                if not leaf.inputs:
+                    total = np.array(g) if leaf._grad is None else leaf._grad + g
+                    if leaf._grad is not None and not _all_finite(total):
+                        raise _leaf_gradient_error(leaf, total)
+                    sums[leaf] = total
+        for node, g in grads.items():  # a VJP may hand one array to several nodes: read-only
+            node._grad = _frozen(np.asarray(sums.get(node, g)))  # a 0-d sum is a scalar
+
+
+def _leaf_gradient_error(leaf: Tensor, total: Array) -> OverflowError:
+    """Every step was finite: the sum with the leaf's ``.grad`` from earlier calls overflowed."""
+    name = f"leaf {leaf.label!r}" if leaf.label else "an unlabelled leaf"
+    bad = first_failure(~np.isfinite(total), "not finite")
+    return OverflowError(
+        f"the .grad of {name} (shape {leaf.shape}) would overflow: leaves add up the gradients "
+        f"of every backward() call, and this sum is not a finite number: {bad}"
+    )
 
 
 def _seed(root: Tensor, gradient: npt.ArrayLike | None) -> Array:
@@ -300,7 +322,7 @@ def _node(
 ) -> Tensor:
     # Bypasses __init__'s checks: data is already a finite float64 array.
     node = object.__new__(Tensor)
-    node._data, node._grad, node.label = data, None, ""
+    node._data, node._grad, node.label = _frozen(data), None, ""
     node.inputs, node.requires_grad, node._op, node._params = inputs, bool(inputs), op, params
     return node
 
@@ -349,7 +371,7 @@ def unbroadcast(gradient: Array, shape: tuple[int, ...]) -> Array:
     return gradient.sum(axis=stretched, keepdims=True) if stretched else gradient
 
 
-def chain_rule(root: Tensor, seed: Array, check_each_step: bool = False) -> dict[Tensor, Array]:
+def chain_rule(root: Tensor, seed: Array) -> dict[Tensor, Array]:
     r"""The gradient of ``root`` (seeded with ``seed``) for every node below that needs one.
 
     Reverse topological order, so a node's gradient is complete before it is passed on;
@@ -358,32 +380,75 @@ def chain_rule(root: Tensor, seed: Array, check_each_step: bool = False) -> dict
     """
     # The scalar engine's iterative order: it reads only .inputs and .requires_grad.
     order = cast(list[Tensor], topological_order(cast(Any, root)))
+    failure: Exception | None = None
+    try:
+        grads = _propagate(order, root, seed, check_each_step=False)
+        # NOTE: a NaN or inf never vanishes further down (every VJP multiplies by g, a
+        # Local one by its own local derivative too, and inf * 0 is NaN), so it would reach
+        # a leaf: checking the leaves suffices, and only then a checked pass names the op.
+        if all(_all_finite(g) for x, g in grads.items() if not x.inputs):
+            return grads
+    except (ArithmeticError, ValueError) as error:  # a VJP refused (sqrt'(0)); an earlier
+        failure = error  # step may be the first to fail, as the checked pass finds
+    _propagate(order, root, seed, check_each_step=True)  # raises at the first failing step
+    raise failure or OverflowError("backward: a gradient is not finite")  # not reached
+
+
+def _propagate(
+    order: list[Tensor], root: Tensor, seed: Array, check_each_step: bool
+) -> dict[Tensor, Array]:
     grads: dict[Tensor, Array] = {root: seed}
-    with np.errstate(all="ignore"):  # non-finite gradients are reported below, by name
+    with np.errstate(all="ignore"):  # non-finite gradients are reported by name, not warned
         for node in reversed(order):
             if node._op is None:
                 continue
             g, values = grads[node], [x._data for x in node.inputs]
-            for x, vjp in zip(node.inputs, node._op.vjps, strict=True):
+            for position, (x, vjp) in enumerate(zip(node.inputs, node._op.vjps, strict=True), 1):
                 if not x.requires_grad:
                     continue
-                try:
+                if check_each_step:
+                    share = _checked_share(node, position, vjp, g, values)
+                else:
                     share = vjp(g, node._data, *values, **node._params)
-                except (ArithmeticError, ValueError) as error:
-                    raise type(error)(f"backward through {_describe(node)}: {error}") from error
                 share = unbroadcast(np.asarray(share), x._data.shape)
                 grads[x] = grads[x] + share if x in grads else share
+                if check_each_step and not _all_finite(share):
+                    why = "its local derivative times the gradient overflows a float"
+                    raise _step_error(OverflowError, node, position, why, share)
                 if check_each_step and not _all_finite(grads[x]):
-                    bad = first_failure(~np.isfinite(grads[x]), "not finite")
-                    raise OverflowError(f"backward through {_describe(node)}: the gradient "
-                                        f"overflows, {bad}")  # fmt: skip
-    # NOTE: a NaN or inf never vanishes further down (every VJP multiplies by g, and
-    # inf * 0 is NaN), so it would reach a leaf: checking the leaves suffices, and only
-    # then a second, checked pass names the op where it first appeared.
-    if not check_each_step and not all(_all_finite(g) for x, g in grads.items() if not x.inputs):
-        chain_rule(root, seed, check_each_step=True)  # raises, naming the op
-        raise OverflowError("backward: a gradient is not finite")  # not reached, by the NOTE
+                    why = "added to the gradient from other paths, it overflows a float"
+                    raise _step_error(OverflowError, node, position, why, grads[x])
     return grads
+
+
+def _checked_share(
+    node: Tensor, position: int, vjp: Callable[..., Array], g: Array, values: list[Array]
+) -> Array:
+    """One VJP of ``node``, its local derivative checked first as Value checks it."""
+    try:
+        if isinstance(vjp, Local):
+            local = np.asarray(vjp.derivative(node._data, *values), dtype=np.float64)
+            if not _all_finite(local):
+                first = tuple(np.argwhere(~np.isfinite(local))[0])
+                kind = ValueError if np.isnan(local[first]) else OverflowError
+                why = f"its local derivative is {float(local[first])!r}"
+                raise _step_error(kind, node, position, why, local)
+            return g * local
+        return vjp(g, node._data, *values, **node._params)
+    except (ArithmeticError, ValueError) as error:
+        if str(error).startswith("backward through"):
+            raise
+        raise _step_error(type(error), node, position, str(error)) from None
+
+
+def _step_error(
+    kind: type[Exception], node: Tensor, position: int, why: str, bad: Array | None = None
+) -> Exception:
+    """``kind`` saying which node's backward failed, on which input, and why."""
+    x = node.inputs[position - 1]
+    name = f" ({x.label!r})" if x.label else ""
+    where = f": {first_failure(~np.isfinite(bad), 'not finite')}" if bad is not None else ""
+    return kind(f"backward through {_describe(node)}, input {position}{name}: {why}{where}")
 
 
 def _describe(node: Tensor) -> str:

@@ -25,6 +25,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from tinygrad_edu.ops import OPS
+
 Array = npt.NDArray[np.float64]
 VJP = Callable[..., Array]
 
@@ -41,6 +43,23 @@ class TensorOp:
     # NOTE: a bounded op maps finite inputs to finite outputs, and g to a share no bigger
     # than |g|, so the engine skips its overflow checks (a training step 10% faster).
     bounded: bool = False
+
+
+@dataclass(frozen=True)
+class Local:
+    r"""The VJP of an entry-by-entry op, from its local derivative: :math:`\bar x = g \odot f'`.
+
+    ``derivative(out, *inputs)`` is :math:`\partial out/\partial x` entry by entry, the number
+    the scalar table's partial gives. Kept apart from ``g`` so the engine can check it is
+    finite where ``g`` is 0 too (``0 / 5e-324`` is 0, but ``1 / 5e-324`` is inf), as Value does.
+    """
+
+    derivative: Callable[..., Array]
+
+    def __call__(self, g: Array, out: Array, *inputs: Array) -> Array:
+        """``g`` times the local derivative."""
+        share: Array = g * self.derivative(out, *inputs)
+        return share
 
 
 def first_failure(bad: npt.NDArray[np.bool_], what: str) -> str:
@@ -91,10 +110,10 @@ def _sqrt(a: Array) -> Array:
 
 
 def _sigmoid(a: Array) -> Array:
-    # NOTE: no branches needed in numpy: for a = -1000, exp(1000) is inf (a harmless
-    # overflow, silenced) and 1 / (1 + inf) is exactly 0.0, as ops._sigmoid gives.
-    with np.errstate(over="ignore"):
-        result: Array = 1.0 / (1.0 + np.exp(-a))
+    # NOTE: ops._sigmoid's two branches, so exp never overflows: 1 / (1 + e^-a) for a >= 0,
+    # e^a / (1 + e^a) below, so sigmoid(-720) is 1.4e-313 as with Value, not 0.
+    e = np.exp(-np.abs(a))
+    result: Array = np.where(a >= 0.0, 1.0, e) / (1.0 + e)
     return result
 
 
@@ -137,30 +156,56 @@ def _matmul_vjp_right(g: Array, out: Array, a: Array, b: Array) -> Array:
     return grad_b
 
 
-def _power_vjp_base(g: Array, out: Array, a: Array, b: Array) -> Array:
-    # NOTE: d/da a**0 is 0 everywhere, also at a = 0, as in ops._d_power_d_base.
-    zero_exponent = np.broadcast_to(b == 0.0, out.shape)
-    safe_b = np.where(zero_exponent, 1.0, b)
+def _d_power_d_base(out: Array, a: Array, b: Array) -> Array:
+    # NOTE: as ops._d_power_d_base, step by step: d/da a**0 is 0 at a = 0 (where a**-1
+    # divides by zero); elsewhere b * a**(b - 1), whose power may divide by zero or overflow.
+    both_zero = (a == 0.0) & (b == 0.0)
+    exponent = np.where(both_zero, 1.0, b - 1.0)
     _refuse(
-        np.broadcast_to((a == 0.0) & (safe_b < 1.0), out.shape),
+        (a == 0.0) & (exponent < 0.0),
         ZeroDivisionError,
         "the derivative b * a**(b - 1) divides by zero at a = 0",
     )
-    return g * np.where(zero_exponent, 0.0, safe_b * np.power(a, safe_b - 1.0))
+    power = np.power(a, exponent)
+    _refuse(~np.isfinite(power), OverflowError, "a**(b - 1) of the derivative overflows a float")
+    result: Array = np.where(both_zero, 0.0, b * power)
+    return result
 
 
-def _power_vjp_exponent(g: Array, out: Array, a: Array, b: Array) -> Array:
+def _d_power_d_exponent(out: Array, a: Array, b: Array) -> Array:
     # NOTE: at a = 0 (b >= 0) we take 0, as ops._d_power_d_exponent and PyTorch do.
     _refuse(
         np.broadcast_to(a < 0.0, out.shape),
         ValueError,
         "no derivative with respect to the exponent (a**b * ln a needs a positive base)",
     )
-    return g * out * np.log(np.where(a > 0.0, a, 1.0))
+    result: Array = out * np.log(np.where(a > 0.0, a, 1.0))
+    return result
+
+
+def _d_sqrt(out: Array, a: Array) -> Array:
+    # d sqrt(a) = 1 / (2 sqrt(a)): infinite at a = 0, which we refuse rather than return inf.
+    _refuse(
+        out == 0.0, ZeroDivisionError, "the derivative 1 / (2 sqrt(a)) divides by zero at a = 0"
+    )
+    result: Array = 0.5 / out
+    return result
+
+
+_EXACT_SUM: Callable[..., float] = OPS["sum"].forward  # the scalar engine's exact sum
 
 
 def _sum(a: Array, axis: Any = None, keepdims: bool = False) -> Array:
-    return np.asarray(np.sum(a, axis=axis, keepdims=keepdims), dtype=np.float64)
+    total = np.asarray(np.sum(a, axis=axis, keepdims=keepdims), dtype=np.float64)
+    if np.isfinite(total).all():
+        return total
+    # NOTE: 1e308 + 1e308 - 1e308 overflows on the way but fits: as Value.sum, each result
+    # is then the exact sum of its slice (slow, so only on this rare path), and overflows
+    # only when that does.
+    summed = tuple(range(a.ndim)) if axis is None else tuple(np.atleast_1d(axis).tolist())
+    slices = np.moveaxis(a, summed, tuple(range(-len(summed), 0)))  # the summed axes last
+    rows = slices.reshape(-1, int(np.prod(slices.shape[a.ndim - len(summed) :])))
+    return np.array([_EXACT_SUM(*row) for row in rows.tolist()]).reshape(total.shape)
 
 
 def _sum_vjp(g: Array, out: Array, a: Array, axis: Any = None, keepdims: bool = False) -> Array:
@@ -230,28 +275,32 @@ def _softmax(a: Array, axis: int = -1) -> Array:
 
 # ---- the table ------------------------------------------------------------------------------
 # Each row: name, forward, one VJP per input (g, out, *inputs, **params) -> the input's gradient.
+# NOTE: an entry-by-entry VJP is Local(its derivative), never written g / a: the engine
+# checks the local derivative itself, so 1 / 5e-324 = inf raises even where g is 0.
 
 TENSOR_OPS: dict[str, TensorOp] = {
     op.name: op
     for op in (
         TensorOp("+", np.add, (lambda g, out, a, b: g, lambda g, out, a, b: g)),
         TensorOp("-", np.subtract, (lambda g, out, a, b: g, lambda g, out, a, b: -g)),
-        TensorOp("*", np.multiply, (lambda g, out, a, b: g * b, lambda g, out, a, b: g * a)),
-        TensorOp("/", _divide, (lambda g, out, a, b: g / b, lambda g, out, a, b: -g * out / b),
+        TensorOp("*", np.multiply, (Local(lambda out, a, b: b), Local(lambda out, a, b: a))),
+        TensorOp("/", _divide,
+                 (Local(lambda out, a, b: 1.0 / b), Local(lambda out, a, b: -out / b)),
                  domain=(0.5, 3.0)),
-        TensorOp("**", _power, (_power_vjp_base, _power_vjp_exponent), domain=(0.5, 2.0)),
+        TensorOp("**", _power, (Local(_d_power_d_base), Local(_d_power_d_exponent)),
+                 domain=(0.5, 2.0)),
         TensorOp("@", _matmul, (_matmul_vjp_left, _matmul_vjp_right)),
         TensorOp("neg", np.negative, (lambda g, out, a: -g,), bounded=True),
         # NOTE: abs'(0) = 0 and relu'(0) = 0, the subgradients PyTorch picks.
-        TensorOp("abs", np.abs, (lambda g, out, a: g * np.sign(a),), bounded=True),
-        TensorOp("exp", np.exp, (lambda g, out, a: g * out,)),
-        TensorOp("log", _log, (lambda g, out, a: g / a,), domain=(0.2, 5.0)),
-        TensorOp("tanh", np.tanh, (lambda g, out, a: g * (1.0 - out * out),), bounded=True),
-        TensorOp("sigmoid", _sigmoid, (lambda g, out, a: g * out * (1.0 - out),), bounded=True),
-        TensorOp("relu", _relu, (lambda g, out, a: g * (a > 0.0),), bounded=True),
-        TensorOp("sin", np.sin, (lambda g, out, a: g * np.cos(a),), bounded=True),
-        TensorOp("cos", np.cos, (lambda g, out, a: -g * np.sin(a),), bounded=True),
-        TensorOp("sqrt", _sqrt, (lambda g, out, a: _halve_over(g, out),), domain=(0.2, 5.0)),
+        TensorOp("abs", np.abs, (Local(lambda out, a: np.sign(a)),), bounded=True),
+        TensorOp("exp", np.exp, (Local(lambda out, a: out),)),
+        TensorOp("log", _log, (Local(lambda out, a: 1.0 / a),), domain=(0.2, 5.0)),
+        TensorOp("tanh", np.tanh, (Local(lambda out, a: 1.0 - out * out),), bounded=True),
+        TensorOp("sigmoid", _sigmoid, (Local(lambda out, a: out * (1.0 - out)),), bounded=True),
+        TensorOp("relu", _relu, (Local(lambda out, a: a > 0.0),), bounded=True),
+        TensorOp("sin", np.sin, (Local(lambda out, a: np.cos(a)),), bounded=True),
+        TensorOp("cos", np.cos, (Local(lambda out, a: -np.sin(a)),), bounded=True),
+        TensorOp("sqrt", _sqrt, (Local(_d_sqrt),), domain=(0.2, 5.0)),
         TensorOp("sum", _sum, (_sum_vjp,)),
         TensorOp("reshape", lambda a, shape: a.reshape(shape),
                  (lambda g, out, a, shape: g.reshape(a.shape),), bounded=True),
@@ -273,11 +322,3 @@ TENSOR_OPS: dict[str, TensorOp] = {
                   lambda g, out, p, t: g * (-2.0 / p.size) * (p - t))),
     )
 }  # fmt: skip
-
-
-def _halve_over(g: Array, out: Array) -> Array:
-    # d sqrt(a) = 1 / (2 sqrt(a)): infinite at a = 0, which we refuse rather than return inf.
-    _refuse(
-        out == 0.0, ZeroDivisionError, "the derivative 1 / (2 sqrt(a)) divides by zero at a = 0"
-    )
-    return g * 0.5 / out
