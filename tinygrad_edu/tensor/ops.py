@@ -113,7 +113,7 @@ def _sigmoid(a: Array) -> Array:
     # NOTE: ops._sigmoid's two branches, so exp never overflows: 1 / (1 + e^-a) for a >= 0,
     # e^a / (1 + e^a) below, so sigmoid(-720) is 1.4e-313 as with Value, not 0.
     e = np.exp(-np.abs(a))
-    result: Array = np.where(a >= 0.0, 1.0, e) / (1.0 + e)
+    result: Array = np.where(a < 0.0, e, 1.0) / (e + 1.0)
     return result
 
 
