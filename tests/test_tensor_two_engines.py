@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -165,3 +166,110 @@ def test_random_networks_agree_entry_by_entry_with_values(
     for w_t, b_t, w_v, b_v in zip(tw, tb, vw, vb, strict=True):
         assert_close(w_t.grad, np.vectorize(lambda v: v.grad, otypes=[float])(w_v))
         assert_close(b_t.grad, np.vectorize(lambda v: v.grad, otypes=[float])(b_v))
+
+
+# ---- SPEC 1.1 at the edges: the same result, or the same kind of error, entry by entry ----
+
+EXTREME_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "exp": lambda a, b: a.exp(),
+    "log": lambda a, b: a.log(),
+    "sqrt": lambda a, b: a.sqrt(),
+    "tanh": lambda a, b: a.tanh(),
+    "sigmoid": lambda a, b: a.sigmoid(),
+    "relu": lambda a, b: a.relu(),
+    "sin": lambda a, b: a.sin(),
+    "cos": lambda a, b: a.cos(),
+    "abs": lambda a, b: abs(a),
+    "neg": lambda a, b: -a,
+    "+": lambda a, b: a + b,
+    "-": lambda a, b: a - b,
+    "*": lambda a, b: a * b,
+    "/": lambda a, b: a / b,
+    "**": lambda a, b: a**b,
+}
+# Where floats end: subnormals, the edges of exp and of 1 / x, squares that overflow.
+EDGES = [0.0, -0.0, 5e-324, -5e-324, 1e-310, 2.2250738585072014e-308, 1e-300, 1e-160, 0.5,
+         -1.0, 2.0, -3.0, 700.0, 709.0, 710.0, -720.0, -745.0, 1e154, -1e154, 1e200, 1e300,
+         1.7e308, -1.7e308]  # fmt: skip
+extreme_floats = st.one_of(
+    st.sampled_from(EDGES), st.floats(allow_nan=False, allow_infinity=False, width=64)
+)
+FORWARD, FIRST_BACKWARD, SECOND_BACKWARD, FINISHED = range(4)
+
+
+def _run(leaf: Callable[[Any], Any], op: str, x: Any, y: Any, scale: float, calls: int) -> Any:
+    """(stage reached, error type, results) of the forward, then ``calls`` backward passes."""
+    a, b = leaf(x), leaf(y)
+    stage, grads = FORWARD, None
+    try:
+        out = EXTREME_OPS[op](a, b) * scale
+        for call in range(calls):
+            stage = FIRST_BACKWARD + call
+            if isinstance(out, Tensor):
+                out.backward(gradient=np.ones(out.shape))
+            else:
+                out.backward()
+            grads = (np.array(a.grad, dtype=float), np.array(b.grad, dtype=float))
+    except (ArithmeticError, ValueError) as error:
+        now = (np.array(a.grad, dtype=float), np.array(b.grad, dtype=float))
+        if grads is not None:  # a failed backward() changes no gradient, in either engine
+            np.testing.assert_array_equal(now[0], grads[0])
+            np.testing.assert_array_equal(now[1], grads[1])
+        return stage, type(error), None
+    assert grads is not None
+    return FINISHED, None, (np.array(out.data, dtype=float), *grads)
+
+
+@given(
+    st.sampled_from(sorted(EXTREME_OPS)),
+    st.lists(st.tuples(extreme_floats, extreme_floats), min_size=1, max_size=3),
+    extreme_floats,
+    st.integers(1, 2),
+)
+def test_at_extreme_magnitudes_both_engines_agree_on_the_result_or_the_error(
+    op: str, pairs: list[tuple[float, float]], scale: float, calls: int
+) -> None:
+    # Each entry alone with Values; the Tensor must fail at the first stage any entry fails
+    # at, with the kind of error one of those entries raises there; else give their numbers.
+    entries = [_run(Value, op, x, y, scale, calls) for x, y in pairs]
+    xs, ys = np.array([x for x, _ in pairs]), np.array([y for _, y in pairs])
+    stage, kind, results = _run(Tensor, op, xs, ys, scale, calls)
+    first = min(entry_stage for entry_stage, _, _ in entries)
+    assert stage == first, (stage, kind, entries)
+    if first != FINISHED:
+        assert kind in {entry_kind for at, entry_kind, _ in entries if at == first}
+        return
+    # Rounding differs between numpy and math only in the last bits, and below 1e-308
+    # (subnormals) by a few units of 5e-324, times the gradient.
+    floor = 1e-320 * max(1.0, abs(scale))
+    for k, got in enumerate(results):
+        want = np.array([r[k] for _, _, r in entries]).reshape(got.shape)
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=floor)
+
+
+# Terms near the largest float, whose partial sums overflow though the whole may fit.
+huge_terms = st.one_of(st.sampled_from([1.7e308, -1.7e308, 9e307, -9e307, 1.0]), extreme_floats)
+
+
+@given(
+    st.lists(st.lists(huge_terms, min_size=3, max_size=3), min_size=1, max_size=3),
+    st.sampled_from([None, 0, 1]),
+)
+def test_a_tensor_sum_overflows_exactly_when_value_sum_does(
+    rows: list[list[float]], axis: int | None
+) -> None:
+    table = np.array(rows)
+    slices = [table.ravel()] if axis is None else list(np.moveaxis(table, axis, -1))
+    expected = []
+    for terms in slices:
+        try:
+            expected.append(Value.sum(terms.tolist()).data)
+        except OverflowError:
+            with pytest.raises(OverflowError):
+                Tensor(table).sum(axis=axis)
+            return
+    # Both finite: equal up to rounding (Value.sum rounds once, numpy at every addition).
+    ulps = 4 * np.finfo(np.float64).eps * np.abs(table).max() * table.size
+    np.testing.assert_allclose(
+        Tensor(table).sum(axis=axis).data.ravel(), expected, rtol=0, atol=ulps
+    )
