@@ -38,8 +38,8 @@ def to_torch(model: scalar_nn.MLP | tensor_nn.MLP) -> Any:
     for k, layer in enumerate(twin.layers):
         linear = torch.nn.Linear(layer.nin, layer.nout, dtype=torch.float64)
         with torch.no_grad():
-            linear.weight.copy_(torch.from_numpy(layer.weight.data))
-            linear.bias.copy_(torch.from_numpy(layer.bias.data))
+            linear.weight.copy_(torch.tensor(layer.weight.data))  # a copy: data is read-only
+            linear.bias.copy_(torch.tensor(layer.bias.data))
         modules.append(linear)
         activation = twin.output_activation if k == last else twin.activation
         if activation != "linear":
