@@ -368,15 +368,15 @@ def test_plot_training_leaves_the_plotting_backend_alone(tmp_path: Path) -> None
 
 
 class _BreakingSGD(SGD):
-    """SGD that writes ``bad`` into the first parameter at its ``at``-th step.
+    """SGD that sets ``bad`` into the first parameter's ``data`` at its ``at``-th step.
 
-    ``how`` says how: ``"assign"`` sets ``data`` (a Value takes it; a Tensor refuses an
-    array with a bad first entry), ``"in place"`` writes into a Tensor's array, past its check.
+    A Value takes it; a Tensor refuses an array with a bad first entry. (Writing into a
+    Tensor's array in place is impossible: its arrays are read-only.)
     """
 
-    def __init__(self, params: list[Any], at: int, bad: float, how: str = "assign") -> None:
+    def __init__(self, params: list[Any], at: int, bad: float) -> None:
         super().__init__(params, lr=0.01)
-        self.at, self.bad, self.how, self.steps = at, bad, how, 0
+        self.at, self.bad, self.steps = at, bad, 0
 
     def step(self) -> None:
         super().step()
@@ -385,8 +385,6 @@ class _BreakingSGD(SGD):
             parameter = self.params[0]
             if isinstance(parameter, Value):
                 parameter.data = self.bad
-            elif self.how == "in place":
-                parameter.data[0, 0] = self.bad
             else:
                 changed = parameter.data.copy()
                 changed[0, 0] = self.bad
@@ -394,23 +392,22 @@ class _BreakingSGD(SGD):
 
 
 BREAKS = [
-    # engine, how the optimizer breaks the parameter, what the error says about it
-    ("scalar", "assign", r"parameter layers\.0\.neurons\.0\.w\.0 is {bad} after the update"),
-    # (no "in place" for a Tensor: its arrays are read-only, tests/test_tensor.py)
-    ("tensor", "assign", r"the update was refused \(data must be finite: 1 of 16 entries NaN "
-                         r"or inf \(first at index \(0, 0\)\)\)"),
+    # engine, what the error says about the parameter the optimizer broke
+    ("scalar", r"parameter layers\.0\.neurons\.0\.w\.0 is {bad} after the update"),
+    ("tensor", r"the update was refused \(data must be finite: 1 of 16 entries NaN "
+               r"or inf \(first at index \(0, 0\)\)\)"),
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize(("engine", "how", "says"), BREAKS)
+@pytest.mark.parametrize(("engine", "says"), BREAKS)
 @pytest.mark.parametrize("bad", [math.inf, -math.inf, math.nan])
 @pytest.mark.parametrize(("at", "epoch", "step"), [(1, 1, 1), (3, 1, 3), (5, 2, 2), (6, 2, 3)])
 def test_a_non_finite_parameter_after_any_step_stops_training_there(
-    engine: str, how: str, says: str, bad: float, at: int, epoch: int, step: int
+    engine: str, says: str, bad: float, at: int, epoch: int, step: int
 ) -> None:
     # 30 rows in batches of 10: 3 steps per epoch, 6 in all; step 6 is the very last.
     model, X, y = _xor_model(engine)
-    optimizer = _BreakingSGD(model.parameters(), at=at, bad=bad, how=how)
+    optimizer = _BreakingSGD(model.parameters(), at=at, bad=bad)
     expected = (
         rf"training diverged in epoch {epoch}, step {step} of 3: {says.format(bad=bad)} "
         r"with lr=0\.01; a smaller learning rate may help$"

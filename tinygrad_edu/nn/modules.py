@@ -41,7 +41,8 @@ MAX_NAMES_LISTED = 5  # names an error message lists before saying how many more
 Input = Sequence[Value | float] | Any  # a sequence of numbers or Values, or a 1-D numpy array
 
 
-def _check_activation(activation: str) -> Callable[[Value], Value]:
+def check_activation(activation: str) -> Callable[[Value], Value]:
+    """The activation function named ``activation``; ``ValueError`` naming the choices."""
     if not isinstance(activation, str) or activation not in ACTIVATIONS:
         raise ValueError(
             f"unknown activation {_describe(activation)}; choose one of {', '.join(ACTIVATIONS)}"
@@ -49,14 +50,16 @@ def _check_activation(activation: str) -> Callable[[Value], Value]:
     return ACTIVATIONS[activation]
 
 
-def _check_size(size: object, what: str) -> int:
+def check_size(size: object, what: str) -> int:
+    """``size`` as an int if it is a positive integer, else a ``ValueError`` naming ``what``."""
     # bool is an int in Python, but MLP(True, ...) is surely a mistake.
     if isinstance(size, bool) or not isinstance(size, numbers.Integral) or int(size) < 1:
         raise ValueError(f"{what} must be a positive integer, got {_describe(size)}")
     return int(size)
 
 
-def _make_rng(seed: int | random.Random | None) -> random.Random:
+def make_rng(seed: int | random.Random | None) -> random.Random:
+    """The generator a model is initialised from; the tensor MLP uses it to match."""
     # A local generator: building a model never touches the global random state.
     return seed if isinstance(seed, random.Random) else random.Random(seed)
 
@@ -185,10 +188,10 @@ class Neuron(Module):
     def __init__(
         self, nin: int, activation: str = "relu", *, seed: int | random.Random | None = None
     ) -> None:
-        self.nin = _check_size(nin, "nin")
+        self.nin = check_size(nin, "nin")
         self.activation = activation
-        self._activate = _check_activation(activation)
-        rng = _make_rng(seed)
+        self._activate = check_activation(activation)
+        rng = make_rng(seed)
         bound = 1.0 / math.sqrt(self.nin)
         self.w = [Value(rng.uniform(-bound, bound)) for _ in range(self.nin)]
         self.b = Value(rng.uniform(-bound, bound))
@@ -224,11 +227,11 @@ class Layer(Module):
         *,
         seed: int | random.Random | None = None,
     ) -> None:
-        self.nin = _check_size(nin, "nin")
-        self.nout = _check_size(nout, "nout")
+        self.nin = check_size(nin, "nin")
+        self.nout = check_size(nout, "nout")
         self.activation = activation
-        _check_activation(activation)
-        rng = _make_rng(seed)
+        check_activation(activation)
+        rng = make_rng(seed)
         self.neurons = [Neuron(self.nin, activation, seed=rng) for _ in range(self.nout)]
         _label(self)
 
@@ -269,15 +272,15 @@ class MLP(Module):
         output_activation: str = "linear",
         seed: int | random.Random | None = None,
     ) -> None:
-        self.nin = _check_size(nin, "nin")
+        self.nin = check_size(nin, "nin")
         if isinstance(nouts, str | bytes) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        self.nouts = [_check_size(n, f"layer size {i}") for i, n in enumerate(nouts)]
-        _check_activation(activation)
-        _check_activation(output_activation)
+        self.nouts = [check_size(n, f"layer size {i}") for i, n in enumerate(nouts)]
+        check_activation(activation)
+        check_activation(output_activation)
         self.activation = activation
         self.output_activation = output_activation
-        rng = _make_rng(seed)
+        rng = make_rng(seed)
         sizes = [self.nin, *self.nouts]
         last = len(self.nouts) - 1
         self.layers = [
@@ -461,13 +464,13 @@ def _check_document(document: object) -> tuple[dict[str, Any], dict[str, Any]]:
     if not isinstance(architecture, dict):
         raise ValueError("'architecture' must hold nin, nouts, activation, output_activation")
     _check_keys(architecture, ARCHITECTURE_KEYS, "'architecture'")
-    nin = _check_size(architecture["nin"], "nin")
+    nin = check_size(architecture["nin"], "nin")
     nouts = architecture["nouts"]
     if not isinstance(nouts, list) or not nouts:
         raise ValueError(f"'nouts' must be a non-empty list of layer sizes, got {_describe(nouts)}")
-    sizes = [nin, *(_check_size(n, f"layer size {i}") for i, n in enumerate(nouts))]
-    _check_activation(architecture["activation"])
-    _check_activation(architecture["output_activation"])
+    sizes = [nin, *(check_size(n, f"layer size {i}") for i, n in enumerate(nouts))]
+    check_activation(architecture["activation"])
+    check_activation(architecture["output_activation"])
     count = count_parameters(nin, sizes[1:])
     if count > MAX_PARAMETERS:
         raise ValueError(

@@ -30,17 +30,8 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 
 
 def _check_activation(activation: str) -> Callable[[Tensor], Tensor]:
-    if not isinstance(activation, str) or activation not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}"
-        )
+    scalar_nn.check_activation(activation)  # the same names, refused in the same words
     return ACTIVATIONS[activation]
-
-
-def _positive_int(size: object, what: str) -> int:
-    if isinstance(size, bool) or not isinstance(size, int | np.integer) or int(size) < 1:
-        raise ValueError(f"{what} must be a positive integer, got {size!r}")
-    return int(size)
 
 
 class Linear:
@@ -59,10 +50,10 @@ class Linear:
         *,
         seed: int | random.Random | None = None,
     ) -> None:
-        self.nin, self.nout = _positive_int(nin, "nin"), _positive_int(nout, "nout")
+        self.nin, self.nout = scalar_nn.check_size(nin, "nin"), scalar_nn.check_size(nout, "nout")
         self.activation = activation
         self._activate = _check_activation(activation)
-        rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+        rng = scalar_nn.make_rng(seed)
         bound = 1.0 / math.sqrt(self.nin)
         rows = [[rng.uniform(-bound, bound) for _ in range(self.nin + 1)] for _ in range(self.nout)]
         table = np.array(rows, dtype=np.float64).reshape(self.nout, self.nin + 1)
@@ -98,14 +89,14 @@ class MLP:
         output_activation: str = "linear",
         seed: int | random.Random | None = None,
     ) -> None:
-        self.nin = _positive_int(nin, "nin")
+        self.nin = scalar_nn.check_size(nin, "nin")
         if isinstance(nouts, str | bytes) or not isinstance(nouts, Sequence) or not nouts:
             raise ValueError(f"nouts must be a non-empty list of layer sizes, got {nouts!r}")
-        self.nouts = [_positive_int(n, f"layer size {i}") for i, n in enumerate(nouts)]
+        self.nouts = [scalar_nn.check_size(n, f"layer size {i}") for i, n in enumerate(nouts)]
         _check_activation(activation)
         _check_activation(output_activation)
         self.activation, self.output_activation = activation, output_activation
-        rng = seed if isinstance(seed, random.Random) else random.Random(seed)
+        rng = scalar_nn.make_rng(seed)
         sizes = [self.nin, *self.nouts]
         last = len(self.nouts) - 1
         self.layers = [
