@@ -51,7 +51,7 @@ def test_an_output_that_is_a_folder_or_only_a_suffix_exits_2_before_any_work(
     result = run("x", "--at", "x=1", "-o", "graph.svg", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.splitlines() == [
-        "tinygrad-edu: error: -o 'graph.svg': that is a folder, not a file"
+        "tinygrad-edu: error: -o cannot write graph.svg: it is a folder, not a regular file"
     ]
     result = run("x", "--at", "x=1", "-o", ".svg", cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""

@@ -128,7 +128,7 @@ def test_save_into_a_missing_directory_exits_2(tmp_path: Path) -> None:
                  cwd=tmp_path)  # fmt: skip
     assert result.returncode == 2 and result.stdout == ""  # refused before training
     assert result.stderr.strip().splitlines() == [
-        "tinygrad-edu: error: --save 'no/such/m.json': the folder does not exist"
+        "tinygrad-edu: error: --save cannot write no/such/m.json: folder does not exist"
     ]
 
 
@@ -140,7 +140,7 @@ def test_an_output_that_is_a_folder_exits_2_before_training(
     result = run("train", "--epochs", "1", option, name, cwd=tmp_path)
     assert result.returncode == 2 and result.stdout == ""  # refused before training
     assert result.stderr.strip().splitlines() == [
-        f"tinygrad-edu: error: {option} '{name}': that is a folder, not a file"
+        f"tinygrad-edu: error: {option} cannot write {name}: it is a folder, not a regular file"
     ]
     assert os.listdir(tmp_path) == [name] and os.listdir(tmp_path / name) == []
 

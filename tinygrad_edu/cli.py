@@ -684,18 +684,15 @@ class OutputFiles:
 def _check_output_path(option: str, path: str, suffixes: Sequence[str]) -> None:
     """Refuse an output path whose name is wrong, before any work is done.
 
-    Refused: a wrong suffix, a name that is only the suffix (".svg"), a missing folder,
-    and an existing folder in place of the file.
+    Refused: a wrong suffix, and a name that is only the suffix (".svg"). What is at the
+    path (a missing folder, a folder or FIFO in place of the file) is the writer's own
+    check, ``files.check_writable``, which ``OutputFiles.check`` calls next.
     """
     if not path.lower().endswith(tuple(suffixes)):
         raise UsageError(f"{option} {path!r}: the file name must end in {'/'.join(suffixes)}")
     name = os.path.basename(path)
     if name.lower() in suffixes:
         raise UsageError(f"{option} {path!r}: give the file a name before {name}")
-    if not os.path.isdir(os.path.dirname(path) or "."):
-        raise UsageError(f"{option} {path!r}: the folder does not exist")
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path!r}: that is a folder, not a file")
 
 
 def _values_at(variables: Sequence[str], at_options: Sequence[str]) -> list[float]:
